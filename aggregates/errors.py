@@ -1,0 +1,49 @@
+"""Domain exceptions: each names a refused command and carries a stable code.
+
+The HTTP edge maps them to problem+json by `code`; nothing else needs to know HTTP.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command the domain refuses; nothing is recorded."""
+
+    code = "domain_error"
+    status = 409
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class SubAccountNotEmpty(DomainError):
+    code = "sub_account_not_empty"
+
+
+class DuplicatePhoneNumber(DomainError):
+    code = "duplicate_phone_number"
+
+
+class DuplicateName(DomainError):
+    code = "duplicate_name"
+
+
+class VersionConflict(DomainError):
+    code = "version_conflict"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class InvalidInput(DomainError):
+    """Well-formed JSON whose values the domain rejects (bad phone number, tiers out of order)."""
+
+    code = "validation_error"
+    status = 422
