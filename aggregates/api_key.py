@@ -1,0 +1,82 @@
+"""The `ApiKey` aggregate: a bearer credential with a role, stored only as a hash.
+
+The token carries the key's id, so authentication is one aggregate read and a
+constant-time hash comparison; the secret itself is never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from uuid import UUID
+
+from aggregates.base import Actor, LedgerAggregate
+from aggregates.errors import InvalidInput, InvalidTransition
+
+PARTNER_ROLES = ("admin", "operations", "billing", "reporting")
+PLATFORM_ROLES = ("support", "auditor", "admin")
+TOKEN_PREFIX = "pl"
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def format_token(key_id: UUID, secret: str) -> str:
+    return f"{TOKEN_PREFIX}_{key_id.hex}_{secret}"
+
+
+def parse_token(token: str) -> tuple[UUID, str] | None:
+    prefix, _, rest = token.partition("_")
+    key_hex, _, secret = rest.partition("_")
+    if prefix != TOKEN_PREFIX or not secret:
+        return None
+    try:
+        return UUID(hex=key_hex), secret
+    except ValueError:
+        return None
+
+
+class ApiKey(LedgerAggregate):
+    class Issued(LedgerAggregate.Created):
+        partner_id: UUID | None
+        role: str
+        name: str
+        secret_hash: str
+
+    class Revoked(LedgerAggregate.Event):
+        def apply(self, key: ApiKey) -> None:
+            key.revoked = True
+
+    def __init__(self, partner_id: UUID | None, role: str, name: str, secret_hash: str) -> None:
+        self.partner_id = partner_id
+        self.role = role
+        self.name = name
+        self.secret_hash = secret_hash
+        self.revoked = False
+
+    @classmethod
+    def issue(cls, *, id: UUID, partner_id: UUID | None, role: str, name: str,  # noqa: A002
+              secret: str, actor: Actor, at: datetime) -> ApiKey:
+        allowed = PARTNER_ROLES if partner_id else PLATFORM_ROLES
+        if role not in allowed:
+            raise InvalidInput(f"role must be one of {', '.join(allowed)}")
+        cleaned = " ".join(name.split())
+        if not cleaned or len(cleaned) > 200:
+            raise InvalidInput("name must be 1 to 200 characters")
+        return cls._start(cls.Issued, id=id, actor=actor, at=at, partner_id=partner_id,
+                          role=role, name=cleaned, secret_hash=hash_secret(secret))
+
+    def matches(self, secret: str) -> bool:
+        return not self.revoked and hmac.compare_digest(self.secret_hash, hash_secret(secret))
+
+    def revoke(self, *, actor: Actor, at: datetime) -> None:
+        if self.revoked:
+            raise InvalidTransition("the key is already revoked")
+        self._trigger(self.Revoked, actor=actor, at=at)

@@ -1,0 +1,245 @@
+"""The `SubAccount` aggregate: one client or use case of a partner, holding lines.
+
+It keeps the ids of the lines it holds and its live campaigns, so the delete guard and
+the "only an active sub-account takes lines" rule are checked on the aggregate itself,
+inside the same transaction as the line's own event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+from aggregates.base import Actor, LedgerAggregate
+from aggregates.errors import InvalidInput, InvalidTransition, SubAccountNotEmpty
+
+ACTIVE = "active"
+MERGE_REQUESTED = "merge_requested"
+DELETE_REQUESTED = "delete_requested"
+MERGED = "merged"
+DELETED = "deleted"
+TERMINAL = (MERGED, DELETED)
+
+MAX_NAME_LENGTH = 200
+_CONVENTION = re.compile(r"^\S.*\s[–—-]\s\S.*$")
+
+
+def normalise_name(name: str) -> str:
+    """The form under which names are compared for uniqueness: case and spacing ignored."""
+    return " ".join(name.split()).casefold()
+
+
+def clean_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise InvalidInput("name must not be blank")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"name must be at most {MAX_NAME_LENGTH} characters")
+    return cleaned
+
+
+def naming_hint(name: str) -> str | None:
+    """A suggestion when the name does not follow "Client – Purpose"; never a refusal."""
+    if _CONVENTION.match(name):
+        return None
+    return (
+        f"Consider the convention \"Client – Purpose\" (for example \"{name} – Sales\"): "
+        "it makes billing and analytics easier to read."
+    )
+
+
+class SubAccount(LedgerAggregate):
+    class Created(LedgerAggregate.Created):
+        partner_id: UUID
+        name: str
+
+    class Renamed(LedgerAggregate.Event):
+        name: str
+
+        def apply(self, sub: SubAccount) -> None:
+            sub.name = self.name
+
+    class LineAttached(LedgerAggregate.Event):
+        line_id: UUID
+
+        def apply(self, sub: SubAccount) -> None:
+            sub.line_ids.add(self.line_id)
+
+    class LineDetached(LedgerAggregate.Event):
+        line_id: UUID
+
+        def apply(self, sub: SubAccount) -> None:
+            sub.line_ids.discard(self.line_id)
+
+    class CampaignStarted(LedgerAggregate.Event):
+        campaign_id: UUID
+        name: str
+
+        def apply(self, sub: SubAccount) -> None:
+            sub.campaigns[self.campaign_id] = self.name
+
+    class CampaignEnded(LedgerAggregate.Event):
+        campaign_id: UUID
+
+        def apply(self, sub: SubAccount) -> None:
+            sub.campaigns.pop(self.campaign_id, None)
+
+    class MergeRequested(LedgerAggregate.Event):
+        primary_id: UUID
+
+        def apply(self, sub: SubAccount) -> None:
+            sub.status = MERGE_REQUESTED
+            sub.requested_primary_id = self.primary_id
+
+    class MergeApproved(LedgerAggregate.Event):
+        primary_id: UUID
+        line_ids: list[UUID]
+
+        def apply(self, sub: SubAccount) -> None:
+            sub.status = MERGED
+            sub.merged_into = self.primary_id
+            sub.requested_primary_id = None
+            sub.line_ids.clear()
+
+    class MergeAbsorbed(LedgerAggregate.Event):
+        """The primary's side of a merge: it now holds the secondary's lines."""
+
+        secondary_id: UUID
+        line_ids: list[UUID]
+
+        def apply(self, sub: SubAccount) -> None:
+            sub.line_ids.update(self.line_ids)
+
+    class MergeRejected(LedgerAggregate.Event):
+        reason: str | None
+
+        def apply(self, sub: SubAccount) -> None:
+            sub.status = ACTIVE
+            sub.requested_primary_id = None
+
+    class MergeCancelled(LedgerAggregate.Event):
+        def apply(self, sub: SubAccount) -> None:
+            sub.status = ACTIVE
+            sub.requested_primary_id = None
+
+    class DeleteRequested(LedgerAggregate.Event):
+        def apply(self, sub: SubAccount) -> None:
+            sub.status = DELETE_REQUESTED
+
+    class DeleteApproved(LedgerAggregate.Event):
+        def apply(self, sub: SubAccount) -> None:
+            sub.status = DELETED
+
+    class DeleteRejected(LedgerAggregate.Event):
+        reason: str | None
+
+        def apply(self, sub: SubAccount) -> None:
+            sub.status = ACTIVE
+
+    class DeleteCancelled(LedgerAggregate.Event):
+        def apply(self, sub: SubAccount) -> None:
+            sub.status = ACTIVE
+
+    def __init__(self, partner_id: UUID, name: str) -> None:
+        self.partner_id = partner_id
+        self.name = name
+        self.status = ACTIVE
+        self.line_ids: set[UUID] = set()
+        self.campaigns: dict[UUID, str] = {}
+        self.requested_primary_id: UUID | None = None
+        self.merged_into: UUID | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def _require(self, allowed: Iterable[str], action: str) -> None:
+        if self.status not in allowed:
+            raise InvalidTransition(f"cannot {action} a sub-account that is {self.status}")
+
+    @classmethod
+    def create(cls, *, id: UUID, partner_id: UUID, name: str, actor: Actor,  # noqa: A002
+               at: datetime) -> SubAccount:
+        return cls._start(cls.Created, id=id, actor=actor, at=at, partner_id=partner_id,
+                          name=clean_name(name))
+
+    def rename(self, *, name: str, actor: Actor, at: datetime) -> None:
+        self._require([ACTIVE, MERGE_REQUESTED, DELETE_REQUESTED], "rename")
+        self._trigger(self.Renamed, actor=actor, at=at, name=clean_name(name))
+
+    def attach_line(self, *, line_id: UUID, actor: Actor, at: datetime) -> None:
+        self._require([ACTIVE], "add a line to")
+        self._trigger(self.LineAttached, actor=actor, at=at, line_id=line_id)
+
+    def detach_line(self, *, line_id: UUID, actor: Actor, at: datetime) -> None:
+        if line_id in self.line_ids:
+            self._trigger(self.LineDetached, actor=actor, at=at, line_id=line_id)
+
+    def start_campaign(self, *, campaign_id: UUID, name: str, actor: Actor, at: datetime) -> None:
+        self._require([ACTIVE], "start a campaign on")
+        self._trigger(self.CampaignStarted, actor=actor, at=at, campaign_id=campaign_id,
+                      name=clean_name(name))
+
+    def end_campaign(self, *, campaign_id: UUID, actor: Actor, at: datetime) -> None:
+        if campaign_id not in self.campaigns:
+            raise InvalidTransition("that campaign is not live")
+        self._trigger(self.CampaignEnded, actor=actor, at=at, campaign_id=campaign_id)
+
+    def request_merge(self, *, primary: SubAccount, actor: Actor, at: datetime) -> None:
+        self._require([ACTIVE], "request a merge of")
+        if primary.id == self.id:
+            raise InvalidTransition("a sub-account cannot be merged into itself")
+        primary.require_merge_target(self)
+        self._trigger(self.MergeRequested, actor=actor, at=at, primary_id=primary.id)
+
+    def require_merge_target(self, secondary: SubAccount) -> None:
+        if self.partner_id != secondary.partner_id or self.status != ACTIVE:
+            raise InvalidTransition("the primary must be an active sub-account of the same partner")
+
+    def approve_merge(self, *, primary: SubAccount, actor: Actor, at: datetime) -> list[UUID]:
+        """Marks this sub-account merged and the primary holding its lines; returns the lines."""
+        self._require([MERGE_REQUESTED], "approve a merge of")
+        if primary.id != self.requested_primary_id:
+            raise InvalidTransition("that is not the requested primary")
+        primary.require_merge_target(self)
+        line_ids = sorted(self.line_ids, key=str)
+        self._trigger(self.MergeApproved, actor=actor, at=at, primary_id=primary.id,
+                      line_ids=line_ids)
+        primary._trigger(primary.MergeAbsorbed, actor=actor, at=at, secondary_id=self.id,
+                         line_ids=line_ids)
+        return line_ids
+
+    def reject_merge(self, *, reason: str | None, actor: Actor, at: datetime) -> None:
+        self._require([MERGE_REQUESTED], "reject a merge of")
+        self._trigger(self.MergeRejected, actor=actor, at=at, reason=reason)
+
+    def cancel_merge(self, *, actor: Actor, at: datetime) -> None:
+        self._require([MERGE_REQUESTED], "cancel a merge of")
+        self._trigger(self.MergeCancelled, actor=actor, at=at)
+
+    def request_delete(self, *, actor: Actor, at: datetime) -> None:
+        self._require([ACTIVE], "request deletion of")
+        if self.line_ids:
+            raise SubAccountNotEmpty(
+                f"the sub-account still holds {len(self.line_ids)} line(s); "
+                "move or retire them first"
+            )
+        if self.campaigns:
+            raise SubAccountNotEmpty(
+                f"the sub-account has {len(self.campaigns)} live campaign(s); end them first"
+            )
+        self._trigger(self.DeleteRequested, actor=actor, at=at)
+
+    def approve_delete(self, *, actor: Actor, at: datetime) -> None:
+        self._require([DELETE_REQUESTED], "approve deletion of")
+        self._trigger(self.DeleteApproved, actor=actor, at=at)
+
+    def reject_delete(self, *, reason: str | None, actor: Actor, at: datetime) -> None:
+        self._require([DELETE_REQUESTED], "reject deletion of")
+        self._trigger(self.DeleteRejected, actor=actor, at=at, reason=reason)
+
+    def cancel_delete(self, *, actor: Actor, at: datetime) -> None:
+        self._require([DELETE_REQUESTED], "cancel deletion of")
+        self._trigger(self.DeleteCancelled, actor=actor, at=at)

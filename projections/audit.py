@@ -1,0 +1,84 @@
+"""Audit trail view: every event of a partner in log order, with actor, entity, type and data.
+
+`v_entities` remembers which partner each aggregate belongs to, because only an
+aggregate's first event names the partner.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aggregates.partner import Partner
+from projections.events import entity_type, event_data_json, event_type
+from projections.sql import Sql
+from projections.times import api_time, stored
+
+NAME = "audit_trail"
+TABLES = ("v_audit", "v_entities")
+DDL = (
+    "CREATE TABLE IF NOT EXISTS v_entities (entity_id TEXT PRIMARY KEY, partner_id TEXT)",
+    "CREATE TABLE IF NOT EXISTS v_audit (position BIGINT PRIMARY KEY, partner_id TEXT, "
+    "occurred_at TEXT NOT NULL, entity_type TEXT NOT NULL, entity_id TEXT NOT NULL, "
+    "event_type TEXT NOT NULL, actor_key_id TEXT NOT NULL, actor_role TEXT NOT NULL, "
+    "data TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS v_audit_by_partner ON v_audit (partner_id, position)",
+    "CREATE INDEX IF NOT EXISTS v_audit_by_entity ON v_audit (entity_id, position)",
+)
+
+
+def _partner_of(sql: Sql, event: Any) -> str | None:
+    entity_id = str(event.originator_id)
+    if isinstance(event, Partner.Created):
+        partner: str | None = entity_id
+    elif hasattr(event, "originator_topic"):
+        partner_id = getattr(event, "partner_id", None)
+        partner = str(partner_id) if partner_id is not None else None
+    else:
+        return sql.scalar("SELECT partner_id FROM v_entities WHERE entity_id = ?", entity_id)
+    sql.run("INSERT INTO v_entities (entity_id, partner_id) VALUES (?, ?)", entity_id, partner)
+    return partner
+
+
+def apply(sql: Sql, position: int, event: Any) -> bool:
+    if not hasattr(event, "actor_id"):
+        return False
+    sql.run(
+        "INSERT INTO v_audit (position, partner_id, occurred_at, entity_type, entity_id, "
+        "event_type, actor_key_id, actor_role, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        position, _partner_of(sql, event), stored(event.timestamp), entity_type(event),
+        str(event.originator_id), event_type(event), event.actor_id, event.actor_role,
+        event_data_json(event),
+    )
+    return True
+
+
+def _item(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "position": row["position"],
+        "occurred_at": api_time(row["occurred_at"]),
+        "entity_type": row["entity_type"],
+        "entity_id": row["entity_id"],
+        "event_type": row["event_type"],
+        "actor": {"key_id": row["actor_key_id"], "role": row["actor_role"]},
+        "data": json.loads(row["data"]),
+    }
+
+
+def trail(sql: Sql, *, partner_id: str, entity_id: str | None = None,  # noqa: PLR0913
+          event_type: str | None = None, since: str | None = None, until: str | None = None,
+          after_position: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int | None]:
+    """A page in log order; positions only grow, so paging stays stable as events arrive."""
+    where, params = ["partner_id = ?", "position > ?"], [partner_id, after_position]
+    for column, value, op in (("entity_id", entity_id, "="), ("event_type", event_type, "="),
+                              ("occurred_at", since, ">="), ("occurred_at", until, "<")):
+        if value is not None:
+            where.append(f"{column} {op} ?")
+            params.append(value)
+    rows = sql.all(
+        f"SELECT * FROM v_audit WHERE {' AND '.join(where)} ORDER BY position LIMIT ?",
+        *params, limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [_item(r) for r in rows], (rows[-1]["position"] if more else None)

@@ -1,0 +1,53 @@
+"""How a domain event is described to readers: its entity, type, actor and data."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from projections.times import api_time
+
+_BASE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "actor_id",
+     "actor_role"}
+)
+# Secrets are stored hashed, and even the hash stays out of every read model.
+_PRIVATE_FIELDS = frozenset({"secret_hash"})
+
+
+def entity_type(event: Any) -> str:
+    return type(event).__qualname__.split(".")[0]
+
+
+def event_type(event: Any) -> str:
+    return type(event).__qualname__
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return api_time(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def event_data(event: Any) -> dict[str, Any]:
+    return {
+        name: _plain(value)
+        for name, value in vars(event).items()
+        if name not in _BASE_FIELDS and name not in _PRIVATE_FIELDS
+    }
+
+
+def event_data_json(event: Any) -> str:
+    return json.dumps(event_data(event), sort_keys=True, separators=(",", ":"))
+
+
+def uuid_text(value: UUID | None) -> str | None:
+    return str(value) if value is not None else None

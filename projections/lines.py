@@ -1,0 +1,199 @@
+"""Lines views: the filterable line list, per-status counts (overview) and the Available pool."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aggregates.line import ACTIVE, AVAILABLE, FLAGGED, LIVE_STATUSES, Line
+from projections.events import uuid_text
+from projections.sql import Sql
+from projections.times import api_time, from_stored, stored
+
+NAME = "lines"
+TABLES = ("v_lines", "v_line_counts")
+DDL = (
+    "CREATE TABLE IF NOT EXISTS v_lines (id TEXT PRIMARY KEY, partner_id TEXT NOT NULL, "
+    "seq BIGINT NOT NULL, phone_number TEXT NOT NULL, status TEXT NOT NULL, "
+    "sending TEXT NOT NULL, sub_account_id TEXT, flag_reason TEXT, "
+    "requested_sub_account_id TEXT, status_before_request TEXT, created_at TEXT NOT NULL, "
+    "updated_at TEXT NOT NULL, available_since TEXT, flagged_at TEXT)",
+    "CREATE INDEX IF NOT EXISTS v_lines_by_partner ON v_lines (partner_id, seq)",
+    "CREATE INDEX IF NOT EXISTS v_lines_by_status ON v_lines (partner_id, status, seq)",
+    "CREATE INDEX IF NOT EXISTS v_lines_by_sub ON v_lines (partner_id, sub_account_id, seq)",
+    "CREATE TABLE IF NOT EXISTS v_line_counts (partner_id TEXT NOT NULL, "
+    "bucket TEXT NOT NULL, status TEXT NOT NULL, n BIGINT NOT NULL, "
+    "PRIMARY KEY (partner_id, bucket, status))",
+)
+
+_COLUMNS = ("status", "sending", "sub_account_id", "flag_reason", "requested_sub_account_id",
+            "status_before_request", "available_since", "flagged_at")
+
+
+def _end_request(row: dict[str, Any]) -> None:
+    row["status"] = row["status_before_request"]
+    row["status_before_request"] = None
+    row["requested_sub_account_id"] = None
+
+
+def _change(row: dict[str, Any], event: Any, at: str) -> None:  # noqa: C901
+    match event:
+        case Line.Assigned():
+            row.update(status=ACTIVE, sub_account_id=str(event.sub_account_id),
+                       available_since=None)
+        case Line.Unassigned():
+            row.update(status=AVAILABLE, sub_account_id=None, available_since=at)
+        case Line.Flagged():
+            row.update(status=FLAGGED, flag_reason=event.reason, flagged_at=at)
+        case Line.Unflagged():
+            row.update(status=ACTIVE, flag_reason=None, flagged_at=None)
+        case Line.SendingPaused():
+            row["sending"] = "paused"
+        case Line.SendingResumed():
+            row["sending"] = "enabled"
+        case Line.MoveRequested():
+            row.update(status_before_request=row["status"], status="move_requested",
+                       requested_sub_account_id=str(event.sub_account_id))
+        case Line.MoveApproved():
+            row.update(status=ACTIVE, sub_account_id=str(event.to_sub_account_id),
+                       requested_sub_account_id=None, status_before_request=None)
+        case Line.Moved():
+            row["sub_account_id"] = str(event.to_sub_account_id)
+            if row["requested_sub_account_id"] == row["sub_account_id"]:
+                _end_request(row)
+        case Line.DeleteRequested():
+            row.update(status_before_request=row["status"], status="delete_requested")
+        case Line.DeleteApproved():
+            row.update(status="deleted", status_before_request=None)
+        case (Line.MoveRejected() | Line.MoveCancelled() | Line.DeleteRejected()
+              | Line.DeleteCancelled()):
+            _end_request(row)
+
+
+def _count(sql: Sql, partner_id: str, bucket: str | None, status: str, delta: int) -> None:
+    sql.run(
+        "INSERT INTO v_line_counts (partner_id, bucket, status, n) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (partner_id, bucket, status) DO UPDATE SET n = v_line_counts.n + ?",
+        partner_id, bucket or "", status, delta, delta,
+    )
+
+
+def apply(sql: Sql, position: int, event: Any) -> bool:
+    if not isinstance(event, Line.Event):
+        return False
+    at = stored(event.timestamp)
+    line_id = str(event.originator_id)
+    if isinstance(event, Line.Provisioned):
+        sub = uuid_text(event.sub_account_id)
+        status = ACTIVE if sub else AVAILABLE
+        sql.run(
+            "INSERT INTO v_lines (id, partner_id, seq, phone_number, status, sending, "
+            "sub_account_id, created_at, updated_at, available_since) "
+            "VALUES (?, ?, ?, ?, ?, 'enabled', ?, ?, ?, ?)",
+            line_id, str(event.partner_id), position, event.phone_number, status, sub, at, at,
+            None if sub else at,
+        )
+        _count(sql, str(event.partner_id), sub, status, 1)
+        return True
+    row = sql.one("SELECT * FROM v_lines WHERE id = ?", line_id)
+    if row is None:
+        return False
+    before = (row["sub_account_id"], row["status"])
+    _change(row, event, at)
+    sql.run(
+        "UPDATE v_lines SET " + ", ".join(f"{c} = ?" for c in _COLUMNS) + ", updated_at = ? "
+        "WHERE id = ?",
+        *(row[c] for c in _COLUMNS), at, line_id,
+    )
+    after = (row["sub_account_id"], row["status"])
+    if before != after:
+        _count(sql, row["partner_id"], before[0], before[1], -1)
+        _count(sql, row["partner_id"], after[0], after[1], 1)
+    return True
+
+
+def line_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "phone_number": row["phone_number"],
+        "status": row["status"],
+        "sending": row["sending"],
+        "sub_account_id": row["sub_account_id"],
+        "flag_reason": row["flag_reason"],
+        "requested_sub_account_id": row["requested_sub_account_id"],
+        "created_at": api_time(row["created_at"]),
+        "updated_at": api_time(row["updated_at"]),
+    }
+
+
+def get_line(sql: Sql, *, partner_id: str, line_id: str) -> dict[str, Any] | None:
+    row = sql.one("SELECT * FROM v_lines WHERE id = ? AND partner_id = ?", line_id, partner_id)
+    return line_json(row) if row else None
+
+
+def list_lines(sql: Sql, *, partner_id: str, status: str | None, sub_account_id: str | None,
+               after_seq: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """A page of lines in provisioning order; returns the rows and the last seq if more follow."""
+    where, params = ["partner_id = ?", "seq > ?"], [partner_id, after_seq]
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if sub_account_id:
+        where.append("sub_account_id = ?")
+        params.append(sub_account_id)
+    rows = sql.all(
+        f"SELECT * FROM v_lines WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
+        *params, limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [line_json(r) for r in rows], (rows[-1]["seq"] if more else None)
+
+
+def _zero_counts() -> dict[str, int]:
+    return {status: 0 for status in LIVE_STATUSES}
+
+
+def overview(sql: Sql, *, partner_id: str) -> dict[str, Any]:
+    counts = _zero_counts()
+    by_bucket: dict[str, dict[str, int]] = {}
+    for row in sql.all(
+        "SELECT bucket, status, n FROM v_line_counts WHERE partner_id = ? AND n <> 0",
+        partner_id,
+    ):
+        if row["status"] not in counts:
+            continue
+        counts[row["status"]] += row["n"]
+        by_bucket.setdefault(row["bucket"], _zero_counts())[row["status"]] += row["n"]
+    subs = sql.all(
+        "SELECT id, name FROM v_sub_accounts WHERE partner_id = ? "
+        "AND status NOT IN ('merged', 'deleted') ORDER BY seq",
+        partner_id,
+    )
+    return {
+        "counts": counts,
+        "by_sub_account": [
+            {"sub_account_id": s["id"], "name": s["name"],
+             "counts": by_bucket.get(s["id"], _zero_counts())}
+            for s in subs
+        ],
+    }
+
+
+def available_pool(sql: Sql, *, partner_id: str, now: datetime, after_seq: int,
+                   limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    rows = sql.all(
+        "SELECT * FROM v_lines WHERE partner_id = ? AND status = 'available' AND seq > ? "
+        "ORDER BY seq LIMIT ?",
+        partner_id, after_seq, limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    page = []
+    for row in rows:
+        since = from_stored(row["available_since"])
+        page.append({**line_json(row), "available_since": api_time(since),
+                     "days_idle": max(0, (now - since).days)})
+    return page, (rows[-1]["seq"] if more else None)
+
+

@@ -1,0 +1,114 @@
+"""The read model: every view's tables plus one tracking row, in the events' own database.
+
+All views apply each event in one transaction together with the tracking position, so
+an event is applied exactly once across crashes and restarts, and the single tracking
+row SQLite allows (see shared/EVENTSOURCING.md) serves every view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any, TypeVar
+
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from psycopg.sql import SQL
+
+from projections import audit, lines, sub_accounts
+from projections.sql import Sql
+
+VIEWS: tuple[ModuleType, ...] = (audit, sub_accounts, lines)
+SERVICE_DDL = (
+    "CREATE TABLE IF NOT EXISTS s_idempotency (scope TEXT PRIMARY KEY, request_hash TEXT NOT "
+    "NULL, status INTEGER NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)",
+)
+T = TypeVar("T")
+
+
+def _all_ddl() -> list[str]:
+    statements = [s for view in VIEWS for s in view.DDL]
+    return statements + list(SERVICE_DDL)
+
+
+class ReadModel(TrackingRecorder):
+    """Applies events to the views; reads run in their own read-only transactions."""
+
+    upstream = "ledger"
+    postgres = False
+
+    def _transaction(self, *, commit: bool) -> Any:
+        return self.datastore.transaction(commit=commit)  # type: ignore[attr-defined]
+
+    @contextmanager
+    def reading(self) -> Iterator[Sql]:
+        with self._transaction(commit=False) as cursor:
+            yield Sql(cursor, postgres=self.postgres)
+
+    @contextmanager
+    def writing(self) -> Iterator[Sql]:
+        with self._transaction(commit=True) as cursor:
+            yield Sql(cursor, postgres=self.postgres)
+
+    def read(self, query: Callable[..., T], /, **kwargs: Any) -> T:
+        with self.reading() as sql:
+            return query(sql, **kwargs)
+
+    def position(self) -> int:
+        return self.max_tracking_id(self.upstream) or 0
+
+    def apply_batch(self, items: Sequence[tuple[int, Any]]) -> dict[str, int]:
+        """Applies (position, event) pairs and records the last position, all or nothing.
+
+        A position recorded already raises the library's IntegrityError (another runner
+        got there first) and the whole batch rolls back.
+        """
+        with self.writing() as sql:
+            return self._apply(sql, items)
+
+    def rebuild(self, batches: Iterable[Sequence[tuple[int, Any]]]) -> dict[str, int]:
+        """Empties every view and re-applies the log, in one transaction: readers see the
+        old views until the new ones are complete."""
+        applied = {view.NAME: 0 for view in VIEWS}
+        with self.writing() as sql:
+            for view in VIEWS:
+                for table in view.TABLES:
+                    sql.run(f"DELETE FROM {table}")
+            sql.run(f"DELETE FROM {self._tracking_table()} WHERE application_name = ?",
+                    self.upstream)
+            for batch in batches:
+                for name, count in self._apply(sql, batch).items():
+                    applied[name] += count
+        return applied
+
+    def _apply(self, sql: Sql, items: Sequence[tuple[int, Any]]) -> dict[str, int]:
+        applied = {view.NAME: 0 for view in VIEWS}
+        for position, event in items:
+            for view in VIEWS:
+                if view.apply(sql, position, event):
+                    applied[view.NAME] += 1
+        if items:
+            self._insert_tracking(sql.cursor, Tracking(self.upstream, items[-1][0]))
+        return applied
+
+    def _tracking_table(self) -> str:
+        return "tracking"
+
+
+class SQLiteReadModel(ReadModel, SQLiteTrackingRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *_all_ddl()]
+
+
+class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
+    postgres = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.extend(SQL(s) for s in _all_ddl())  # type: ignore[arg-type]
+
+    def _tracking_table(self) -> str:
+        return f"{self.datastore.schema}.{self.tracking_table_name}"

@@ -1,0 +1,92 @@
+"""One place wires the world: storage, clock, application, read model, policies, scheduler."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
+
+from policies import auto_pause
+from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
+from projections.times import from_stored, stored
+from service.application import LedgerApplication
+from service.clock import Clock, ManualClock, SystemClock
+from service.processing import Processor
+from service.scheduler import Scheduler
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Ledger:
+    """The running service: what every entry point (HTTP, CLI, tests) talks to."""
+
+    settings: Settings
+    clock: Clock
+    app: LedgerApplication
+    read_model: ReadModel
+    processor: Processor
+    scheduler: Scheduler
+    admin_token: str
+
+    def caught_up(self) -> None:
+        """Brings views and policies up to the end of the log: a read after a command
+        sees the command's effects."""
+        self.processor.run()
+
+    def close(self) -> None:
+        self.scheduler.shutdown()
+        self.app.close()
+        self.read_model.datastore.close()  # type: ignore[attr-defined]
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = settings.persistence_env()
+    if not settings.is_postgres:
+        Path(env["SQLITE_DBNAME"]).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def _read_model(env: dict[str, str], *, postgres: bool) -> ReadModel:
+    factory = InfrastructureFactory.construct(Environment("views", env))
+    recorder_class = PostgresReadModel if postgres else SQLiteReadModel
+    return factory.tracking_recorder(recorder_class)  # type: ignore[arg-type,return-value]
+
+
+def _manual_clock(read_model: ReadModel) -> ManualClock:
+    with read_model.reading() as sql:
+        saved = sql.scalar("SELECT now FROM s_clock WHERE id = 'manual'")
+    start = from_stored(saved) if saved else datetime.now(UTC).replace(microsecond=0)
+
+    def persist(at: datetime) -> None:
+        with read_model.writing() as sql:
+            sql.run("INSERT INTO s_clock (id, now) VALUES ('manual', ?) "
+                    "ON CONFLICT (id) DO UPDATE SET now = excluded.now", stored(at))
+
+    return ManualClock(start, persist=persist)
+
+
+def build(settings: Settings | None = None) -> Ledger:
+    settings = settings or Settings()
+    env = _env(settings)
+    read_model = _read_model(env, postgres=settings.is_postgres)
+    clock: Clock = _manual_clock(read_model) if settings.clock == "manual" else SystemClock()
+    app_env = {**env, "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
+    app = LedgerApplication(env=app_env, clock=clock)
+    processor = Processor(
+        source=app, read_model=read_model,
+        reactions=[lambda event: auto_pause.react(event, app)],
+    )
+    scheduler = Scheduler(clock=clock, after_job=processor.run,
+                          tick_seconds=settings.tick_seconds)
+    admin_token = settings.admin_token or secrets.token_urlsafe(32)
+    ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
+                    processor=processor, scheduler=scheduler, admin_token=admin_token)
+    processor.run()
+    return ledger

@@ -1,0 +1,57 @@
+"""Service settings, read from the environment (prefix `PORTAL_`) and validated at start."""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import unquote, urlparse
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+
+    database_url: str = "sqlite:///./var/ledger.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_token: str | None = None
+    clock: Literal["system", "manual"] = "system"
+    # How often a system-clock service looks for jobs that fell due and for events other
+    # processes recorded (seconds).
+    tick_seconds: float = Field(default=30.0, gt=0)
+    pool_size: int = Field(default=5, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    aggregate_cache_size: int = Field(default=10_000, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
+            raise ValueError("PORTAL_DATABASE_URL must start with sqlite:/// or postgresql://")
+        return url
+
+    @property
+    def is_postgres(self) -> bool:
+        return not self.database_url.startswith("sqlite:")
+
+    def persistence_env(self) -> dict[str, str]:
+        """The eventsourcing library's environment for our database."""
+        if not self.is_postgres:
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": self.database_url.removeprefix("sqlite:///"),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        url = urlparse(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.max_overflow),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+        }
