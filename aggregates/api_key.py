@@ -62,7 +62,7 @@ class ApiKey(LedgerAggregate):
         self.revoked = False
 
     @classmethod
-    def issue(cls, *, id: UUID, partner_id: UUID | None, role: str, name: str,  # noqa: A002
+    def issue(cls, *, id: UUID, partner_id: UUID | None, role: str, name: str,
               secret: str, actor: Actor, at: datetime) -> ApiKey:
         allowed = PARTNER_ROLES if partner_id else PLATFORM_ROLES
         if role not in allowed:

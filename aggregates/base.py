@@ -50,7 +50,7 @@ class LedgerAggregate(Aggregate):
         )
 
     @classmethod
-    def _start(cls, event_class: type[Aggregate.Created], *, id: UUID, actor: Actor,  # noqa: A002
+    def _start(cls, event_class: type[Aggregate.Created], *, id: UUID, actor: Actor,
                at: datetime, **data: Any) -> Any:
         return cls._create(
             event_class, id=id, timestamp=at, actor_id=actor.key_id, actor_role=actor.role, **data

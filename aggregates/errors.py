@@ -47,3 +47,26 @@ class InvalidInput(DomainError):
 
     code = "validation_error"
     status = 422
+
+
+class DuplicateId(DomainError):
+    """An id already names a payment method, discount or dispute of the same owner."""
+
+    code = "duplicate_id"
+
+
+class AlreadyPaid(DomainError):
+    code = "invoice_already_paid"
+
+
+class RefundTooLarge(DomainError):
+    """A refund would return more than was paid minus earlier refunds."""
+
+    code = "refund_exceeds_paid"
+
+
+class PaymentDeclined(DomainError):
+    """The gateway declined a charge the caller needed to succeed (a pay-now request)."""
+
+    code = "payment_declined"
+    status = 402

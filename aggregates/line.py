@@ -154,7 +154,7 @@ class Line(LedgerAggregate):
             raise InvalidTransition(f"cannot {action} a line that is {self.status}")
 
     @classmethod
-    def provision(cls, *, id: UUID, partner_id: UUID, phone_number: str,  # noqa: A002
+    def provision(cls, *, id: UUID, partner_id: UUID, phone_number: str,
                   sub_account_id: UUID | None, actor: Actor, at: datetime) -> Line:
         return cls._start(cls.Provisioned, id=id, actor=actor, at=at, partner_id=partner_id,
                           phone_number=phone_number, sub_account_id=sub_account_id)

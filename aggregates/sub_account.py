@@ -160,7 +160,7 @@ class SubAccount(LedgerAggregate):
             raise InvalidTransition(f"cannot {action} a sub-account that is {self.status}")
 
     @classmethod
-    def create(cls, *, id: UUID, partner_id: UUID, name: str, actor: Actor,  # noqa: A002
+    def create(cls, *, id: UUID, partner_id: UUID, name: str, actor: Actor,
                at: datetime) -> SubAccount:
         return cls._start(cls.Created, id=id, actor=actor, at=at, partner_id=partner_id,
                           name=clean_name(name))

@@ -65,7 +65,7 @@ def _item(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def trail(sql: Sql, *, partner_id: str, entity_id: str | None = None,  # noqa: PLR0913
+def trail(sql: Sql, *, partner_id: str, entity_id: str | None = None,
           event_type: str | None = None, since: str | None = None, until: str | None = None,
           after_position: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int | None]:
     """A page in log order; positions only grow, so paging stays stable as events arrive."""

@@ -36,7 +36,7 @@ def _end_request(row: dict[str, Any]) -> None:
     row["requested_sub_account_id"] = None
 
 
-def _change(row: dict[str, Any], event: Any, at: str) -> None:  # noqa: C901
+def _change(row: dict[str, Any], event: Any, at: str) -> None:
     match event:
         case Line.Assigned():
             row.update(status=ACTIVE, sub_account_id=str(event.sub_account_id),

@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError
 
 from aggregates.api_key import ApiKey, format_token, new_secret, parse_token
 from aggregates.base import Actor, LedgerAggregate
+from aggregates.charges import billing_period
 from aggregates.claim import Claim
 from aggregates.errors import (
     DuplicateName,
@@ -116,6 +117,17 @@ class LedgerApplication(Application[UUID]):
         partner = Partner.create(id=uuid4(), name=name, currency=currency,
                                  billing_anchor_day=billing_anchor_day, pricing=pricing,
                                  actor=actor, at=self.clock.now())
+        self.save(partner)
+        return partner
+
+    @retried
+    def change_pricing(self, *, partner_id: UUID, pricing: dict[str, Any],
+                       actor: Actor) -> Partner:
+        """A new plan takes effect at the start of the next billing period."""
+        partner = self.partner(partner_id)
+        now = self.clock.now()
+        _, next_start = billing_period(anchor_day=partner.billing_anchor_day, containing=now)
+        partner.change_pricing(pricing=pricing, effective_from=next_start, actor=actor, at=now)
         self.save(partner)
         return partner
 

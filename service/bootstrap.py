@@ -59,10 +59,16 @@ def _read_model(env: dict[str, str], *, postgres: bool) -> ReadModel:
     return factory.tracking_recorder(recorder_class)  # type: ignore[arg-type,return-value]
 
 
-def _manual_clock(read_model: ReadModel) -> ManualClock:
+def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
     with read_model.reading() as sql:
         saved = sql.scalar("SELECT now FROM s_clock WHERE id = 'manual'")
-    start = from_stored(saved) if saved else datetime.now(UTC).replace(microsecond=0)
+    if saved:
+        start = from_stored(saved)
+    elif settings.clock_start is not None:
+        start = settings.clock_start if settings.clock_start.tzinfo else \
+            settings.clock_start.replace(tzinfo=UTC)
+    else:
+        start = datetime.now(UTC).replace(microsecond=0)
 
     def persist(at: datetime) -> None:
         with read_model.writing() as sql:
@@ -76,7 +82,9 @@ def build(settings: Settings | None = None) -> Ledger:
     settings = settings or Settings()
     env = _env(settings)
     read_model = _read_model(env, postgres=settings.is_postgres)
-    clock: Clock = _manual_clock(read_model) if settings.clock == "manual" else SystemClock()
+    clock: Clock = (
+        _manual_clock(read_model, settings) if settings.clock == "manual" else SystemClock()
+    )
     app_env = {**env, "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
     app = LedgerApplication(env=app_env, clock=clock)
     processor = Processor(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
@@ -17,6 +18,8 @@ class Settings(BaseSettings):
     port: int = 8000
     admin_token: str | None = None
     clock: Literal["system", "manual"] = "system"
+    # Where a manual clock starts on a new database (default: the system time then).
+    clock_start: datetime | None = None
     # How often a system-clock service looks for jobs that fell due and for events other
     # processes recorded (seconds).
     tick_seconds: float = Field(default=30.0, gt=0)

@@ -1,0 +1,39 @@
+"""The FastAPI application: routers, problem+json handlers, idempotent POSTs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.api import idempotency, problems
+from service.api.idempotency import IdempotencyStore
+from service.api.routes import lines, operations, partners, sub_accounts
+from service.bootstrap import Ledger
+
+
+def create_app(ledger: Ledger, *, run_scheduler: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_scheduler:
+            ledger.scheduler.start()
+        try:
+            yield
+        finally:
+            ledger.scheduler.shutdown()
+
+    app = FastAPI(
+        title="Partner Ledger",
+        version="1.0.0",
+        description="Event-sourced billing and lifecycle service behind the partner portal. "
+        "Errors are application/problem+json with a stable `code`.",
+        lifespan=lifespan,
+    )
+    app.state.ledger = ledger
+    app.state.idempotency = IdempotencyStore(ledger.read_model, ledger.clock.now)
+    problems.install(app)
+    idempotency.install(app)
+    for module in (partners, sub_accounts, lines, operations):
+        app.include_router(module.router)
+    return app

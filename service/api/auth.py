@@ -1,0 +1,126 @@
+"""Who is calling, and what their role may do.
+
+A partner key never reaches another partner's data: such a request gets 404, exactly
+as for an id that does not exist, before any role check can reveal anything.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+
+from aggregates.base import Actor
+from aggregates.errors import NotFound
+from service.api.problems import ApiProblem
+from service.bootstrap import Ledger
+
+BOOTSTRAP_ADMIN_ID = "platform-admin"
+
+# Permission → the roles that hold it; platform roles are prefixed `platform:`.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    name: frozenset(roles)
+    for name, roles in {
+        "partners.create": ["platform:admin"],
+        "partners.read": ["admin", "operations", "billing", "reporting", "platform:support",
+                          "platform:auditor", "platform:admin"],
+        "pricing.change": ["admin", "platform:admin"],
+        "keys.platform": ["platform:admin"],
+        "keys.partner": ["admin", "platform:admin"],
+        "lines.read": ["admin", "operations", "reporting", "platform:support",
+                       "platform:auditor", "platform:admin"],
+        "lines.write": ["admin", "operations"],
+        "support.act": ["platform:support"],
+        "audit.read": ["admin", "platform:support", "platform:auditor"],
+        "admin.operate": ["platform:admin"],
+    }.items()
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    role: str
+    partner_id: UUID | None
+
+    @property
+    def grant(self) -> str:
+        return self.role if self.partner_id else f"platform:{self.role}"
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(key_id=self.key_id, role=self.grant)
+
+
+def ledger_of(request: Request) -> Ledger:
+    return request.app.state.ledger  # type: ignore[no-any-return]
+
+
+LedgerDep = Annotated[Ledger, Depends(ledger_of)]
+
+
+def principal(request: Request, ledger: LedgerDep) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiProblem(401, "unauthorized", "send Authorization: Bearer <token>")
+    token = token.strip()
+    if hmac.compare_digest(token.encode(), ledger.admin_token.encode()):
+        return Principal(key_id=BOOTSTRAP_ADMIN_ID, role="admin", partner_id=None)
+    key = ledger.app.authenticate(token)
+    if key is None:
+        raise ApiProblem(401, "unauthorized", "unknown or revoked token")
+    return Principal(key_id=str(key.id), role=key.role, partner_id=key.partner_id)
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def permit(who: Principal, permission: str, *, partner_id: UUID | None = None) -> None:
+    if partner_id is not None and who.partner_id is not None and who.partner_id != partner_id:
+        raise NotFound(f"no partner {partner_id}")
+    if who.grant not in PERMISSIONS[permission]:
+        raise ApiProblem(403, "forbidden", f"the {who.grant} role may not do this")
+
+
+@dataclass(frozen=True)
+class Context:
+    """A request's caller and the service, once access to the partner is settled."""
+
+    ledger: Ledger
+    who: Principal
+    partner_id: UUID
+
+    @property
+    def actor(self) -> Actor:
+        return self.who.actor
+
+
+def partner_access(permission: str):
+    def dependency(pid: UUID, ledger: LedgerDep, who: PrincipalDep) -> Context:
+        permit(who, permission, partner_id=pid)
+        ledger.app.partner(pid)  # 404 for a partner that does not exist
+        return Context(ledger=ledger, who=who, partner_id=pid)
+
+    return Depends(dependency)
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    ledger: Ledger
+    who: Principal
+
+    @property
+    def actor(self) -> Actor:
+        return self.who.actor
+
+
+def platform_access(permission: str):
+    def dependency(ledger: LedgerDep, who: PrincipalDep) -> PlatformContext:
+        permit(who, permission)
+        return PlatformContext(ledger=ledger, who=who)
+
+    return Depends(dependency)

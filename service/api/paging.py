@@ -1,0 +1,49 @@
+"""Cursor pagination: `?limit=` (default 50, max 500) and an opaque `?cursor=`."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+
+from service.api.problems import ApiProblem
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+def encode_cursor(position: int | None) -> str | None:
+    if position is None:
+        return None
+    return base64.urlsafe_b64encode(f"after:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "after":
+            raise ValueError(prefix)
+        return int(number)
+    except ValueError:
+        raise ApiProblem(422, "validation_error", "cursor is not one this API issued") from None
+
+
+class Page:
+    def __init__(self, limit: int, after: int) -> None:
+        self.limit = limit
+        self.after = after
+
+    def answer(self, data: list[dict[str, Any]], last: int | None) -> dict[str, Any]:
+        return {"data": data, "next_cursor": encode_cursor(last)}
+
+
+def page(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+         cursor: str | None = None) -> Page:
+    return Page(limit, decode_cursor(cursor))
+
+
+PageDep = Annotated[Page, Depends(page)]

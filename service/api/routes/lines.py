@@ -1,0 +1,165 @@
+"""Lines: provisioning, the status machine's commands, the list, overview, pool, history."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from aggregates.errors import NotFound
+from projections import audit
+from projections import lines as view
+from service.api.auth import Context, partner_access
+from service.api.paging import PageDep
+from service.api.representations import line_json
+from service.api.schemas import Flag, LineAssign, LineProvision, Reason
+
+router = APIRouter(prefix="/v1/partners/{pid}/lines", tags=["lines"])
+Status = Literal["available", "active", "flagged", "move_requested", "delete_requested",
+                 "deleted"]
+
+
+def _answer(ctx: Context, line_id: UUID) -> dict[str, Any]:
+    # Policies (auto-pause on flag) run before the answer, so it shows their effect too.
+    ctx.ledger.caught_up()
+    return line_json(ctx.ledger.app.line(ctx.partner_id, line_id))
+
+
+def _step(ctx: Context, line_id: UUID, step: str, **kwargs: Any) -> dict[str, Any]:
+    ctx.ledger.app.line_step(partner_id=ctx.partner_id, line_id=line_id, step=step,
+                             actor=ctx.actor, **kwargs)
+    return _answer(ctx, line_id)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def provision(body: LineProvision | None = None,
+              ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    body = body or LineProvision()
+    line = ctx.ledger.app.provision_line(partner_id=ctx.partner_id,
+                                         phone_number=body.phone_number,
+                                         sub_account_id=body.sub_account_id, actor=ctx.actor)
+    return _answer(ctx, line.id)
+
+
+@router.get("")
+def list_(page: PageDep, status: Status | None = None, sub_account_id: UUID | None = None,
+          ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    rows, last = ctx.ledger.read_model.read(
+        view.list_lines, partner_id=str(ctx.partner_id), status=status,
+        sub_account_id=str(sub_account_id) if sub_account_id else None,
+        after_seq=page.after, limit=page.limit)
+    return page.answer(rows, last)
+
+
+@router.get("/overview")
+def overview(ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    return ctx.ledger.read_model.read(view.overview, partner_id=str(ctx.partner_id))
+
+
+@router.get("/available-pool")
+def available_pool(page: PageDep, ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    rows, last = ctx.ledger.read_model.read(
+        view.available_pool, partner_id=str(ctx.partner_id), now=ctx.ledger.clock.now(),
+        after_seq=page.after, limit=page.limit)
+    return page.answer(rows, last)
+
+
+@router.get("/{lid}")
+def get(lid: UUID, ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    row = ctx.ledger.read_model.read(view.get_line, partner_id=str(ctx.partner_id),
+                                     line_id=str(lid))
+    if row is None:
+        raise NotFound(f"no line {lid}")
+    return row
+
+
+@router.get("/{lid}/history")
+def history(lid: UUID, page: PageDep,
+            ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    get(lid, ctx)
+    rows, last = ctx.ledger.read_model.read(
+        audit.trail, partner_id=str(ctx.partner_id), entity_id=str(lid),
+        after_position=page.after, limit=page.limit)
+    return page.answer(rows, last)
+
+
+@router.post("/{lid}/assign")
+def assign(lid: UUID, body: LineAssign,
+           ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    ctx.ledger.app.assign_line(partner_id=ctx.partner_id, line_id=lid,
+                               sub_account_id=body.sub_account_id, actor=ctx.actor)
+    return _answer(ctx, lid)
+
+
+@router.post("/{lid}/unassign")
+def unassign(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    ctx.ledger.app.unassign_line(partner_id=ctx.partner_id, line_id=lid, actor=ctx.actor)
+    return _answer(ctx, lid)
+
+
+@router.post("/{lid}/flag")
+def flag(lid: UUID, body: Flag, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    return _step(ctx, lid, "flag", reason=body.reason)
+
+
+@router.post("/{lid}/unflag")
+def unflag(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    return _step(ctx, lid, "unflag")
+
+
+@router.post("/{lid}/pause")
+def pause(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    return _step(ctx, lid, "pause")
+
+
+@router.post("/{lid}/resume")
+def resume(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    return _step(ctx, lid, "resume")
+
+
+@router.post("/{lid}/move-request")
+def request_move(lid: UUID, body: LineAssign,
+                 ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    ctx.ledger.app.request_line_move(partner_id=ctx.partner_id, line_id=lid,
+                                     sub_account_id=body.sub_account_id, actor=ctx.actor)
+    return _answer(ctx, lid)
+
+
+@router.post("/{lid}/move-request/approve")
+def approve_move(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    ctx.ledger.app.approve_line_move(partner_id=ctx.partner_id, line_id=lid, actor=ctx.actor)
+    return _answer(ctx, lid)
+
+
+@router.post("/{lid}/move-request/reject")
+def reject_move(lid: UUID, body: Reason | None = None,
+                ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    return _step(ctx, lid, "reject_move", reason=body.reason if body else None)
+
+
+@router.post("/{lid}/move-request/cancel")
+def cancel_move(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    return _step(ctx, lid, "cancel_move")
+
+
+@router.post("/{lid}/delete-request")
+def request_delete(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    return _step(ctx, lid, "request_delete")
+
+
+@router.post("/{lid}/delete-request/approve")
+def approve_delete(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    ctx.ledger.app.approve_line_delete(partner_id=ctx.partner_id, line_id=lid, actor=ctx.actor)
+    return _answer(ctx, lid)
+
+
+@router.post("/{lid}/delete-request/reject")
+def reject_delete(lid: UUID, body: Reason | None = None,
+                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    return _step(ctx, lid, "reject_delete", reason=body.reason if body else None)
+
+
+@router.post("/{lid}/delete-request/cancel")
+def cancel_delete(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    return _step(ctx, lid, "cancel_delete")

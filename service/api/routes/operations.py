@@ -1,0 +1,66 @@
+"""Operations: audit trail, manual clock, projection rebuild, health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from aggregates.errors import NotFound
+from projections import audit
+from projections.times import api_time, stored
+from service.api.auth import Context, LedgerDep, PlatformContext, partner_access, platform_access
+from service.api.paging import PageDep
+from service.api.schemas import ClockMove
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/v1/partners/{pid}/audit-trail")
+def audit_trail(page: PageDep, entity_id: UUID | None = None, event_type: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                ctx: Context = partner_access("audit.read")) -> dict[str, Any]:
+    rows, last = ctx.ledger.read_model.read(
+        audit.trail, partner_id=str(ctx.partner_id),
+        entity_id=str(entity_id) if entity_id else None, event_type=event_type,
+        since=stored(since) if since else None, until=stored(until) if until else None,
+        after_position=page.after, limit=page.limit)
+    return page.answer(rows, last)
+
+
+def _manual(ctx: PlatformContext) -> None:
+    if not ctx.ledger.clock.manual:
+        raise NotFound("the clock is the system clock; set PORTAL_CLOCK=manual to move it")
+
+
+@router.get("/v1/admin/clock")
+def get_clock(ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
+    _manual(ctx)
+    return {"now": api_time(ctx.ledger.clock.now()), "mode": "manual"}
+
+
+@router.post("/v1/admin/clock")
+def move_clock(body: ClockMove,
+               ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
+    _manual(ctx)
+    ran = ctx.ledger.scheduler.advance(body.now)
+    return {"now": api_time(ctx.ledger.clock.now()), "mode": "manual",
+            "jobs_run": [{"job": name, "at": api_time(at)} for name, at in ran]}
+
+
+@router.post("/v1/admin/projections/rebuild")
+def rebuild(ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
+    return {"views": ctx.ledger.processor.rebuild()}
+
+
+@router.get("/healthz", tags=["health"])
+def healthz(ledger: LedgerDep) -> JSONResponse:
+    try:
+        with ledger.read_model.reading() as sql:
+            sql.scalar("SELECT 1")
+    except Exception:
+        return JSONResponse({"status": "unavailable"}, status_code=503)
+    return JSONResponse({"status": "ok"})

@@ -1,0 +1,67 @@
+"""Bootstrap and keys: partners, platform keys, partner keys, pricing."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+
+from service.api.auth import Context, PlatformContext, partner_access, platform_access
+from service.api.representations import key_json, partner_json
+from service.api.schemas import PartnerCreate, PartnerKeyCreate, PlatformKeyCreate, PricingChange
+
+router = APIRouter(prefix="/v1", tags=["partners and keys"])
+
+
+@router.post("/partners", status_code=status.HTTP_201_CREATED)
+def create_partner(body: PartnerCreate,
+                   ctx: PlatformContext = platform_access("partners.create")) -> dict[str, Any]:
+    ledger = ctx.ledger
+    partner = ledger.app.create_partner(
+        name=body.name, currency=body.currency, billing_anchor_day=body.billing_anchor_day,
+        pricing=body.pricing, actor=ctx.actor,
+    )
+    ledger.caught_up()
+    return partner_json(partner, now=ledger.clock.now())
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED)
+def create_platform_key(body: PlatformKeyCreate,
+                        ctx: PlatformContext = platform_access("keys.platform")) -> dict[str, Any]:
+    key, token = ctx.ledger.app.issue_key(partner_id=None, role=body.role, name=body.name,
+                                          actor=ctx.actor)
+    ctx.ledger.caught_up()
+    return key_json(key, token=token)
+
+
+@router.get("/partners/{pid}")
+def get_partner(ctx: Context = partner_access("partners.read")) -> dict[str, Any]:
+    ledger = ctx.ledger
+    return partner_json(ledger.app.partner(ctx.partner_id), now=ledger.clock.now())
+
+
+@router.put("/partners/{pid}/pricing")
+def change_pricing(body: PricingChange, ctx: Context = partner_access("pricing.change"),
+                   ) -> dict[str, Any]:
+    ledger = ctx.ledger
+    partner = ledger.app.change_pricing(partner_id=ctx.partner_id, pricing=body.plan(),
+                                        actor=ctx.actor)
+    ledger.caught_up()
+    return partner_json(partner, now=ledger.clock.now())
+
+
+@router.post("/partners/{pid}/api-keys", status_code=status.HTTP_201_CREATED)
+def create_partner_key(body: PartnerKeyCreate, ctx: Context = partner_access("keys.partner"),
+                       ) -> dict[str, Any]:
+    key, token = ctx.ledger.app.issue_key(partner_id=ctx.partner_id, role=body.role,
+                                          name=body.name, actor=ctx.actor)
+    ctx.ledger.caught_up()
+    return key_json(key, token=token)
+
+
+@router.delete("/partners/{pid}/api-keys/{kid}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_partner_key(kid: UUID, ctx: Context = partner_access("keys.partner")) -> Response:
+    ctx.ledger.app.revoke_key(partner_id=ctx.partner_id, key_id=kid, actor=ctx.actor)
+    ctx.ledger.caught_up()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

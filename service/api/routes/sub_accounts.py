@@ -1,0 +1,133 @@
+"""Sub-accounts: create, rename, merge and delete flows, campaigns, reads."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, status
+
+from aggregates.errors import NotFound
+from projections import sub_accounts as view
+from service.api.auth import Context, partner_access
+from service.api.paging import PageDep
+from service.api.representations import sub_account_json
+from service.api.schemas import CampaignStart, MergeRequest, Reason, SubAccountCreate
+
+router = APIRouter(prefix="/v1/partners/{pid}/sub-accounts", tags=["sub-accounts"])
+Status = Literal["active", "merge_requested", "delete_requested", "merged", "deleted"]
+
+
+def _answer(ctx: Context, sub_account_id: UUID) -> dict[str, Any]:
+    ctx.ledger.caught_up()
+    return sub_account_json(ctx.ledger.app.sub_account(ctx.partner_id, sub_account_id))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create(body: SubAccountCreate, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    sub = ctx.ledger.app.create_sub_account(partner_id=ctx.partner_id, name=body.name,
+                                            actor=ctx.actor)
+    return _answer(ctx, sub.id)
+
+
+@router.get("")
+def list_(page: PageDep, status: Status | None = None,
+          ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    rows, last = ctx.ledger.read_model.read(
+        view.list_sub_accounts, partner_id=str(ctx.partner_id), status=status,
+        after_seq=page.after, limit=page.limit)
+    return page.answer(rows, last)
+
+
+@router.get("/{sid}")
+def get(sid: UUID, ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    row = ctx.ledger.read_model.read(view.get_sub_account, partner_id=str(ctx.partner_id),
+                                     sub_account_id=str(sid))
+    if row is None:
+        raise NotFound(f"no sub-account {sid}")
+    return row
+
+
+@router.patch("/{sid}")
+def rename(sid: UUID, body: SubAccountCreate,
+           ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    ctx.ledger.app.rename_sub_account(partner_id=ctx.partner_id, sub_account_id=sid,
+                                      name=body.name, actor=ctx.actor)
+    return _answer(ctx, sid)
+
+
+@router.post("/{sid}/campaigns", status_code=status.HTTP_201_CREATED)
+def start_campaign(sid: UUID, body: CampaignStart,
+                   ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    _, campaign_id = ctx.ledger.app.start_campaign(partner_id=ctx.partner_id,
+                                                   sub_account_id=sid, name=body.name,
+                                                   actor=ctx.actor)
+    return {"campaign_id": str(campaign_id), "sub_account": _answer(ctx, sid)}
+
+
+@router.post("/{sid}/campaigns/{cid}/end")
+def end_campaign(sid: UUID, cid: UUID,
+                 ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    ctx.ledger.app.end_campaign(partner_id=ctx.partner_id, sub_account_id=sid, campaign_id=cid,
+                                actor=ctx.actor)
+    return _answer(ctx, sid)
+
+
+@router.post("/{sid}/merge-request")
+def request_merge(sid: UUID, body: MergeRequest,
+                  ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    ctx.ledger.app.request_merge(partner_id=ctx.partner_id, sub_account_id=sid,
+                                 primary_id=body.primary_id, actor=ctx.actor)
+    return _answer(ctx, sid)
+
+
+@router.post("/{sid}/merge-request/approve")
+def approve_merge(sid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    ctx.ledger.app.approve_merge(partner_id=ctx.partner_id, sub_account_id=sid, actor=ctx.actor)
+    return _answer(ctx, sid)
+
+
+@router.post("/{sid}/merge-request/reject")
+def reject_merge(sid: UUID, body: Reason | None = None,
+                 ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
+                                    step="reject_merge", actor=ctx.actor,
+                                    reason=body.reason if body else None)
+    return _answer(ctx, sid)
+
+
+@router.post("/{sid}/merge-request/cancel")
+def cancel_merge(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
+                                    step="cancel_merge", actor=ctx.actor)
+    return _answer(ctx, sid)
+
+
+@router.post("/{sid}/delete-request")
+def request_delete(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
+                                    step="request_delete", actor=ctx.actor)
+    return _answer(ctx, sid)
+
+
+@router.post("/{sid}/delete-request/approve")
+def approve_delete(sid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
+                                    step="approve_delete", actor=ctx.actor)
+    return _answer(ctx, sid)
+
+
+@router.post("/{sid}/delete-request/reject")
+def reject_delete(sid: UUID, body: Reason | None = None,
+                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
+                                    step="reject_delete", actor=ctx.actor,
+                                    reason=body.reason if body else None)
+    return _answer(ctx, sid)
+
+
+@router.post("/{sid}/delete-request/cancel")
+def cancel_delete(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
+    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
+                                    step="cancel_delete", actor=ctx.actor)
+    return _answer(ctx, sid)

@@ -1,0 +1,76 @@
+"""Request bodies: pydantic models that refuse unknown fields and wrong types (422)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PartnerCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+    currency: str = Field(min_length=3, max_length=3)
+    billing_anchor_day: int = Field(ge=1, le=28)
+    pricing: dict[str, Any]
+
+
+class PricingChange(Body):
+    pricing: dict[str, Any] | None = None
+    structure: Literal["standard", "tiered"] | None = None
+    unit_amount: int | None = None
+    mode: Literal["graduated", "volume"] | None = None
+    tiers: list[dict[str, Any]] | None = None
+
+    def plan(self) -> dict[str, Any]:
+        if self.pricing is not None:
+            return self.pricing
+        return self.model_dump(exclude_none=True, exclude={"pricing"})
+
+
+class PlatformKeyCreate(Body):
+    role: Literal["support", "auditor", "admin"]
+    name: str = Field(min_length=1, max_length=200)
+
+
+class PartnerKeyCreate(Body):
+    role: Literal["admin", "operations", "billing", "reporting"]
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SubAccountCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class MergeRequest(Body):
+    primary_id: UUID
+
+
+class CampaignStart(Body):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Reason(Body):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class LineProvision(Body):
+    phone_number: str | None = Field(default=None, max_length=32)
+    sub_account_id: UUID | None = None
+
+
+class LineAssign(Body):
+    sub_account_id: UUID
+
+
+class Flag(Body):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ClockMove(Body):
+    now: datetime

@@ -1,0 +1,74 @@
+"""The `ledger` command line: serve the API, rebuild the views, create keys."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from aggregates.base import Actor
+from aggregates.errors import DomainError
+from service.bootstrap import build
+from service.settings import Settings
+
+app = typer.Typer(help="Partner Ledger: event-sourced billing and lifecycle service.",
+                  no_args_is_help=True)
+console = Console(stderr=True)
+CLI_ACTOR = Actor(key_id="cli", role="platform:admin")
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Listen address (default PORTAL_HOST)."),
+    port: int | None = typer.Option(None, help="Listen port (default PORTAL_PORT)."),
+) -> None:
+    """Serve the HTTP API (settings from PORTAL_* environment variables)."""
+    import uvicorn
+
+    from service.api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    ledger = build(settings)
+    if settings.admin_token is None:
+        console.print("[bold]Platform admin token (development only; set PORTAL_ADMIN_TOKEN "
+                      "in production):[/bold]")
+        print(ledger.admin_token, flush=True)
+    console.print(f"Database: {settings.database_url}  clock: {settings.clock}")
+    uvicorn.run(create_app(ledger), host=host or settings.host, port=port or settings.port,
+                log_level="info")
+
+
+@app.command()
+def rebuild() -> None:
+    """Rebuild every view from the event log and print the events each view applied."""
+    ledger = build()
+    with console.status("Rebuilding views from the log…"):
+        counts = ledger.processor.rebuild()
+    for name, count in counts.items():
+        print(f"{name}: {count} events applied")
+    ledger.close()
+
+
+@app.command("create-admin-key")
+def create_admin_key(
+    role: str = typer.Option("admin", help="support, auditor or admin"),
+    name: str = typer.Option("created by the CLI", help="A label for the key."),
+) -> None:
+    """Issue a platform key (support, auditor or admin) and print its token once."""
+    ledger = build()
+    try:
+        key, token = ledger.app.issue_key(partner_id=None, role=role, name=name, actor=CLI_ACTOR)
+    except DomainError as e:
+        console.print(f"[red]{e}[/red]")
+        sys.exit(2)
+    ledger.caught_up()
+    console.print(f"key id {key.id} role {key.role}")
+    print(token)
+    ledger.close()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,86 @@
+"""Fixtures shared by every suite: a service on SQLite and on PostgreSQL.
+
+PostgreSQL comes from PORTAL_TEST_POSTGRES_URL (default: the CI login). A fresh database
+is created for the run and emptied before each test. Without a server the PostgreSQL
+half of the suite skips, unless REQUIRE_POSTGRES=1, when it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import pytest
+
+from service.bootstrap import Ledger, build
+from service.settings import Settings
+
+DEFAULT_PG = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+ADMIN_TOKEN = "test-admin-token"
+
+
+def _server_url() -> str:
+    return os.environ.get("PORTAL_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+def _with_db(url: str, dbname: str) -> str:
+    return urlunparse(urlparse(url)._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    server = _server_url()
+    name = f"ledger_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        with psycopg.connect(server, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as e:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but PostgreSQL is unreachable: {e}")
+        pytest.skip(f"PostgreSQL unreachable ({e}); set REQUIRE_POSTGRES=1 to fail instead")
+    yield _with_db(server, name)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def empty_postgres(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
+        if tables:
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    empty_postgres(url)
+    return url
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url, "clock": "manual", "admin_token": ADMIN_TOKEN,
+        "pool_size": 2, "max_overflow": 4, "clock_start": START,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def start_ledger(database_url: str, **overrides: object) -> Ledger:
+    return build(make_settings(database_url, **overrides))
+
+
+@pytest.fixture
+def ledger(database_url: str) -> Iterator[Ledger]:
+    service = start_ledger(database_url)
+    yield service
+    service.close()
