@@ -53,8 +53,14 @@ def empty_postgres(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
-        if tables:
-            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
+        # The library marks its tracking tables as migrated with a `__migration__` row;
+        # keep it, or the next start would try to migrate the table again.
+        tracking = [t for t in tables if t.endswith("_tracking")]
+        plain = [t for t in tables if t not in tracking]
+        if plain:
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in plain) + " RESTART IDENTITY")
+        for table in tracking:
+            conn.execute(f'DELETE FROM "{table}" WHERE application_name <> \'__migration__\'')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -1,0 +1,23 @@
+"""Helpers to compare the read model's tables, row for row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.read_model import VIEWS
+from service.bootstrap import Ledger
+
+
+def snapshot(ledger: Ledger) -> dict[str, list[dict[str, Any]]]:
+    """Every view table's rows, in a stable order."""
+    tables: dict[str, list[dict[str, Any]]] = {}
+    with ledger.read_model.reading() as sql:
+        for view in VIEWS:
+            for table in view.TABLES:
+                rows = sql.all(f"SELECT * FROM {table}")
+                tables[table] = sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items()))
+    return tables
+
+
+def event_count(ledger: Ledger) -> int:
+    return ledger.app.recorder.max_notification_id() or 0
