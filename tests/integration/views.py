@@ -8,6 +8,10 @@ from projections.read_model import VIEWS
 from service.bootstrap import Ledger
 
 
+def _order(row: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted((k, str(v)) for k, v in row.items())
+
+
 def snapshot(ledger: Ledger) -> dict[str, list[dict[str, Any]]]:
     """Every view table's rows, in a stable order."""
     tables: dict[str, list[dict[str, Any]]] = {}
@@ -15,7 +19,7 @@ def snapshot(ledger: Ledger) -> dict[str, list[dict[str, Any]]]:
         for view in VIEWS:
             for table in view.TABLES:
                 rows = sql.all(f"SELECT * FROM {table}")
-                tables[table] = sorted(rows, key=lambda r: sorted((k, str(v)) for k, v in r.items()))
+                tables[table] = sorted(rows, key=_order)
     return tables
 
 
