@@ -78,13 +78,13 @@ class SubAccount(LedgerAggregate):
         name: str
 
         def apply(self, sub: SubAccount) -> None:
-            sub.campaigns[self.campaign_id] = self.name
+            sub.campaigns[str(self.campaign_id)] = self.name
 
     class CampaignEnded(LedgerAggregate.Event):
         campaign_id: UUID
 
         def apply(self, sub: SubAccount) -> None:
-            sub.campaigns.pop(self.campaign_id, None)
+            sub.campaigns.pop(str(self.campaign_id), None)
 
     class MergeRequested(LedgerAggregate.Event):
         primary_id: UUID
@@ -147,7 +147,7 @@ class SubAccount(LedgerAggregate):
         self.name = name
         self.status = ACTIVE
         self.line_ids: set[UUID] = set()
-        self.campaigns: dict[UUID, str] = {}
+        self.campaigns: dict[str, str] = {}  # keyed by str(id): snapshots are JSON
         self.requested_primary_id: UUID | None = None
         self.merged_into: UUID | None = None
 
@@ -183,7 +183,7 @@ class SubAccount(LedgerAggregate):
                       name=clean_name(name))
 
     def end_campaign(self, *, campaign_id: UUID, actor: Actor, at: datetime) -> None:
-        if campaign_id not in self.campaigns:
+        if str(campaign_id) not in self.campaigns:
             raise InvalidTransition("that campaign is not live")
         self._trigger(self.CampaignEnded, actor=actor, at=at, campaign_id=campaign_id)
 

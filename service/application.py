@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from aggregates.api_key import ApiKey, format_token, new_secret, parse_token
 from aggregates.base import Actor, LedgerAggregate
@@ -33,6 +33,7 @@ from aggregates.sub_account import ACTIVE, SubAccount, normalise_name
 from policies import auto_pause
 from service.clock import Clock
 from service.phone_numbers import candidate_number, to_e164
+from service.transcodings import SetAsList
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,6 +63,10 @@ class LedgerApplication(Application[UUID]):
     def __init__(self, *, env: dict[str, str], clock: Clock) -> None:
         super().__init__(env=env)
         self.clock = clock
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(SetAsList())
 
     # -- loading ---------------------------------------------------------------------------
 
