@@ -53,7 +53,7 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
     return True
 
 
-def _item(row: dict[str, Any]) -> dict[str, Any]:
+def audit_item(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "position": row["position"],
         "occurred_at": api_time(row["occurred_at"]),
@@ -81,4 +81,4 @@ def trail(sql: Sql, *, partner_id: str, entity_id: str | None = None,
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return [_item(r) for r in rows], (rows[-1]["position"] if more else None)
+    return [audit_item(r) for r in rows], (rows[-1]["position"] if more else None)

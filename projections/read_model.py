@@ -17,10 +17,12 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
-from projections import audit, line_day_counts, lines, sub_accounts
+from projections import aggregate_states, audit, line_day_counts, lines, sub_accounts
 from projections.sql import Sql
 
-VIEWS: tuple[ModuleType, ...] = (audit, sub_accounts, lines, line_day_counts)
+VIEWS: tuple[ModuleType, ...] = (
+    audit, sub_accounts, lines, line_day_counts, aggregate_states,
+)
 SERVICE_DDL = (
     "CREATE TABLE IF NOT EXISTS s_idempotency (scope TEXT PRIMARY KEY, request_hash TEXT NOT "
     "NULL, status INTEGER NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL)",

@@ -31,9 +31,9 @@ from aggregates.line import Line
 from aggregates.partner import Partner
 from aggregates.sub_account import ACTIVE, SubAccount, normalise_name
 from policies import auto_pause
+from projections.transcoding import EXTRA_TRANSCODINGS
 from service.clock import Clock
 from service.phone_numbers import candidate_number, to_e164
-from service.transcodings import SetAsList
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -66,7 +66,8 @@ class LedgerApplication(Application[UUID]):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        transcoder.register(SetAsList())
+        for transcoding in EXTRA_TRANSCODINGS:
+            transcoder.register(transcoding())
 
     # -- loading ---------------------------------------------------------------------------
 

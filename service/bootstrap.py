@@ -11,13 +11,15 @@ from pathlib import Path
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
-from policies import auto_pause
+from aggregates.payments import SimulatedGateway
+from policies import auto_pause, cycle_close, dunning
 from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
 from projections.times import from_stored, stored
 from service.application import LedgerApplication
+from service.billing import Billing
 from service.clock import Clock, ManualClock, SystemClock
 from service.processing import Processor
-from service.scheduler import Scheduler
+from service.scheduler import Job, Scheduler
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ class Ledger:
     read_model: ReadModel
     processor: Processor
     scheduler: Scheduler
+    billing: Billing
     admin_token: str
 
     def caught_up(self) -> None:
@@ -93,8 +96,14 @@ def build(settings: Settings | None = None) -> Ledger:
     )
     scheduler = Scheduler(clock=clock, after_job=processor.run,
                           tick_seconds=settings.tick_seconds)
+    billing = Billing(app=app, read_model=read_model, gateway=SimulatedGateway(),
+                      caught_up=processor.run)
+    for job in (cycle_close, dunning):
+        scheduler.add(Job(name=job.NAME, trigger=job.TRIGGER,
+                          run=lambda at, job=job: job.run(billing, at)))
     admin_token = settings.admin_token or secrets.token_urlsafe(32)
     ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
-                    processor=processor, scheduler=scheduler, admin_token=admin_token)
+                    processor=processor, scheduler=scheduler, billing=billing,
+                    admin_token=admin_token)
     processor.run()
     return ledger

@@ -35,6 +35,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "lines.write": ["admin", "operations"],
         "support.act": ["platform:support"],
         "audit.read": ["admin", "platform:support", "platform:auditor"],
+        "billing.read": ["admin", "billing", "reporting", "platform:support",
+                         "platform:auditor", "platform:admin"],
+        "billing.write": ["admin", "billing"],
+        "discounts.manage": ["platform:support", "platform:admin"],
         "admin.operate": ["platform:admin"],
     }.items()
 }

@@ -74,3 +74,39 @@ class Flag(Body):
 
 class ClockMove(Body):
     now: datetime
+
+
+class PaymentMethodCreate(Body):
+    brand: str = Field(min_length=1, max_length=40)
+    last4: str = Field(pattern=r"^\d{4}$")
+    exp_month: int = Field(ge=1, le=12)
+    exp_year: int = Field(ge=2000, le=2100)
+    token: str = Field(min_length=1, max_length=200)
+
+
+class CreditGrant(Body):
+    amount: int = Field(gt=0, le=10**12)
+    reason: Literal["adjustment", "refund_as_credit", "goodwill", "prior_change"]
+
+
+class RefundCreate(Body):
+    amount: int = Field(gt=0, le=10**12)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class DiscountCreate(Body):
+    kind: Literal["percent", "fixed"]
+    value: int = Field(gt=0, le=10**12)
+    sub_account_id: UUID | None = None
+    cycles: int | None = Field(default=None, ge=1, le=1200)
+
+
+class DisputeOpen(Body):
+    item_index: int = Field(ge=0)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class DisputeResolve(Body):
+    resolution: Literal["credit", "refund", "no_change"]
+    amount: int | None = Field(default=None, gt=0, le=10**12)
+    reason: str = Field(min_length=1, max_length=1000)

@@ -1,0 +1,235 @@
+"""Billing views: summary, upcoming invoice, invoice list and detail, charge explanation,
+my status. Each reads the caught-up views (`line_day_counts`, `aggregate_states`) and the
+pure billing arithmetic; nothing here walks every line for every day.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from aggregates.charges import billing_period
+from aggregates.invoice import PAST_DUE, Invoice
+from aggregates.invoice_draft import Draft, draft_invoice
+from aggregates.line_days import line_day_buckets
+from aggregates.partner import Partner, card_expired
+from projections import aggregate_states, line_day_counts
+from projections.audit import audit_item
+from projections.events import uuid_text
+from projections.sql import Sql
+from projections.times import api_time, stored
+
+OUTSTANDING = ("open", PAST_DUE)
+
+
+def sub_account_names(sql: Sql, partner_id: str) -> dict[str | None, str]:
+    return {r["id"]: r["name"] for r in sql.all(
+        "SELECT id, name FROM v_sub_accounts WHERE partner_id = ?", partner_id)}
+
+
+def period_draft(sql: Sql, partner: Partner, *, start: datetime, end: datetime,
+                 credit_balance: int | None = None) -> Draft:
+    """The invoice for [start, end) from the counts the view holds now; days after today
+    carry today's lines, as the upcoming invoice promises."""
+    pid = str(partner.id)
+    counts = line_day_counts.day_counts(sql, partner_id=pid, start=start.date(), end=end.date())
+    return draft_invoice(
+        counts=counts, days_in_period=(end - start).days, pricing=partner.pricing_at(start),
+        names=sub_account_names(sql, pid), discounts=partner.active_discounts(),
+        credit_balance=partner.credit_balance if credit_balance is None else credit_balance,
+    )
+
+
+def _partner(sql: Sql, partner_id: str) -> Partner:
+    partner = aggregate_states.load(sql, Partner, partner_id)
+    if partner is None:
+        raise LookupError(partner_id)
+    return partner
+
+
+def _period(partner: Partner, now: datetime) -> tuple[datetime, datetime]:
+    return billing_period(anchor_day=partner.billing_anchor_day, containing=now)
+
+
+def _period_json(start: datetime, end: datetime) -> dict[str, Any]:
+    return {"start": api_time(start), "end": api_time(end)}
+
+
+def live_line_count(sql: Sql, partner_id: str) -> int:
+    return int(sql.scalar("SELECT COUNT(*) FROM v_lines WHERE partner_id = ? "
+                          "AND status <> 'deleted'", partner_id) or 0)
+
+
+def upcoming_invoice(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, Any]:
+    partner = _partner(sql, partner_id)
+    start, end = _period(partner, now)
+    draft = period_draft(sql, partner, start=start, end=end)
+    return {
+        "period": _period_json(start, end),
+        "line_count": live_line_count(sql, partner_id),
+        "items": draft.items,
+        "subtotal": draft.subtotal,
+        "discounts": draft.discounts,
+        "discount": draft.discount,
+        "credit_applied": draft.credit_applied,
+        "total": draft.total,
+        "amount_due": draft.amount_due,
+        "currency": partner.currency,
+    }
+
+
+def _method_json(method: Any, *, default_id: UUID | None,
+                 next_billing: datetime | None = None) -> dict[str, Any]:
+    body = {"id": str(method.id), "brand": method.brand, "last4": method.last4,
+            "exp_month": method.exp_month, "exp_year": method.exp_year,
+            "is_default": method.id == default_id}
+    if next_billing is not None:
+        body["expires_before_next_billing"] = card_expired(method, next_billing)
+    return body
+
+
+def payment_method_json(partner: Partner, method_id: UUID) -> dict[str, Any]:
+    return _method_json(partner.payment_methods[method_id],
+                        default_id=partner.default_payment_method_id)
+
+
+def billing_summary(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, Any]:
+    partner = _partner(sql, partner_id)
+    start, end = _period(partner, now)
+    # New charges accrued so far: the period's days up to and including today.
+    counts = line_day_counts.day_counts(sql, partner_id=partner_id, start=start.date(),
+                                        end=end.date())
+    today = now.date()
+    so_far = {day: c for day, c in counts.items() if day <= today}
+    accrued = draft_invoice(counts=so_far, days_in_period=(end - start).days,
+                            pricing=partner.pricing_at(start), names={}, discounts=[],
+                            credit_balance=0)
+    invoices = aggregate_states.invoices(sql, partner_id=partner_id)
+    outstanding = sum(inv.balance_due for inv in invoices if inv.status in OUTSTANDING)
+    failures = [
+        {"invoice_id": str(inv.id), "at": api_time(at), "reason": reason}
+        for inv in invoices for at, reason in inv.failures if start <= at < end
+    ]
+    method = partner.default_payment_method
+    return {
+        "currency": partner.currency,
+        "period": _period_json(start, end),
+        "new_charges": accrued.subtotal,
+        "outstanding": outstanding,
+        "credit_balance": partner.credit_balance,
+        "card_failures": failures,
+        "next_billing_date": api_time(end),
+        "default_payment_method": _method_json(
+            method, default_id=partner.default_payment_method_id, next_billing=end)
+        if method else None,
+    }
+
+
+def my_status(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, Any]:
+    partner = _partner(sql, partner_id)
+    return {"line_count": live_line_count(sql, partner_id),
+            "pricing": partner.pricing_at(now), "credit_balance": partner.credit_balance,
+            "currency": partner.currency}
+
+
+def invoice_json(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "id": str(invoice.id),
+        "number": invoice.number,
+        "period": _period_json(invoice.period_start, invoice.period_end),
+        "status": invoice.status,
+        "items": invoice.items,
+        "subtotal": invoice.subtotal,
+        "discounts": invoice.discounts,
+        "discount": invoice.discount,
+        "credit_applied": invoice.credit_applied,
+        "total": invoice.total,
+        "amount_due": invoice.amount_due,
+        "amount_paid": invoice.amount_paid,
+        "amount_refunded": invoice.amount_refunded,
+        "payments": [{"at": api_time(p["at"]), "status": p["status"], "reason": p["reason"],
+                      "amount": p["amount"],
+                      "payment_method_id": uuid_text(p["payment_method_id"])}
+                     for p in invoice.payments],
+        "refunds": [{"at": api_time(r["at"]), "amount": r["amount"], "reason": r["reason"]}
+                    for r in invoice.refunds],
+        "disputes": [{**{k: v for k, v in d.items() if k not in ("id",)},
+                      "id": str(d["id"]), "opened_at": api_time(d["opened_at"]),
+                      "resolved_at": api_time(d["resolved_at"])}
+                     for d in invoice.disputes.values()],
+        "currency": invoice.currency,
+        "issued_at": api_time(invoice.created_on),
+    }
+
+
+def list_invoices(sql: Sql, *, partner_id: str, after_seq: int,
+                  limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """Newest first; the cursor is the seq of the last invoice on the page."""
+    bound = after_seq or 2**62
+    rows = sql.all(
+        "SELECT i.seq, s.state FROM v_invoices i JOIN v_states s ON s.id = i.id "
+        "WHERE i.partner_id = ? AND i.seq < ? ORDER BY i.period_start DESC, i.seq DESC LIMIT ?",
+        partner_id, bound, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    page = [invoice_json(aggregate_states.decode(Invoice, r["state"])) for r in rows]
+    return page, (rows[-1]["seq"] if more else None)
+
+
+def get_invoice(sql: Sql, *, partner_id: str, invoice_id: str) -> Invoice | None:
+    invoice = aggregate_states.load(sql, Invoice, invoice_id)
+    return invoice if invoice is not None and str(invoice.partner_id) == partner_id else None
+
+
+def explain_item(sql: Sql, *, invoice: Invoice, index: int) -> dict[str, Any] | None:
+    """Why item `index` costs what it does: the events that placed lines in its bucket
+    during the period, and the day-by-day arithmetic."""
+    if not 0 <= index < len(invoice.items):
+        return None
+    item = invoice.items[index]
+    bucket = item["sub_account_id"]
+    pid = str(invoice.partner_id)
+    partner = _partner(sql, pid)
+    start, end = invoice.period_start, invoice.period_end
+    counts = line_day_counts.day_counts(sql, partner_id=pid, start=start.date(), end=end.date())
+    draft = period_draft(sql, partner, start=start, end=end, credit_balance=0)
+    histories = line_day_counts.placements(sql, partner_id=pid, until=end)
+    contributing: dict[str, int] = {}
+    for line_id, (history, deleted_at) in histories.items():
+        days = line_day_buckets(placements=[p for _, p in history], deleted_at=deleted_at,
+                                period_start=start.date(), period_end=end.date())
+        n = sum(1 for b in days.values() if b == bucket)
+        if n:
+            contributing[line_id] = n
+    events = [
+        audit_item(row) for row in sql.all(
+            "SELECT a.* FROM v_audit a JOIN v_placements p ON p.position = a.position "
+            "WHERE p.partner_id = ? AND p.at < ? ORDER BY a.position", pid, stored(end))
+        if row["entity_id"] in contributing
+    ]
+    pricing_events = [audit_item(row) for row in sql.all(
+        "SELECT * FROM v_audit WHERE entity_id = ? AND event_type IN "
+        "('Partner.Created', 'Partner.PricingChanged') AND occurred_at < ? ORDER BY position",
+        pid, stored(end))]
+    days = [
+        {"day": day.day.isoformat(), "lines_total": day.lines,
+         "monthly_price_of_all_lines": day.price, "day_amount": str(day.amount),
+         "line_days": counts[day.day].get(bucket, 0), "item_share": str(day.shares[bucket])}
+        for day in draft.charges.per_day if day.shares.get(bucket)
+    ]
+    return {
+        "invoice_id": str(invoice.id),
+        "item": {**item, "index": index},
+        "period": _period_json(start, end),
+        "days_in_period": (end - start).days,
+        "pricing": partner.pricing_at(start),
+        "rule": "each day costs price(lines that day) / days in period, shared equally among "
+                "that day's line-days; the item sums its shares, rounded half-even, adjusted "
+                "by largest remainder so the items sum exactly to the rounded subtotal",
+        "exact_amount": str(draft.charges.exact.get(bucket, 0)),
+        "lines": [{"line_id": k, "line_days": v} for k, v in sorted(contributing.items())],
+        "days": days,
+        "events": events,
+        "pricing_events": pricing_events,
+    }

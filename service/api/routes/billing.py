@@ -1,0 +1,187 @@
+"""Billing: payment methods, credits, discounts, summary, upcoming invoice, invoices,
+payments, refunds, disputes, charge explanation, my status."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Response, status
+
+from aggregates.errors import NotFound
+from aggregates.invoice import Invoice
+from projections import billing as view
+from service.api.auth import Context, partner_access
+from service.api.paging import PageDep
+from service.api.schemas import (
+    CreditGrant,
+    DiscountCreate,
+    DisputeOpen,
+    DisputeResolve,
+    PaymentMethodCreate,
+    RefundCreate,
+)
+
+router = APIRouter(prefix="/v1/partners/{pid}", tags=["billing"])
+
+
+def _read(ctx: Context, query: Any, **kwargs: Any) -> Any:
+    return ctx.ledger.read_model.read(query, partner_id=str(ctx.partner_id), **kwargs)
+
+
+def _invoice_answer(ctx: Context, invoice_id: UUID) -> dict[str, Any]:
+    ctx.ledger.caught_up()
+    return view.invoice_json(ctx.ledger.billing.invoice(ctx.partner_id, invoice_id))
+
+
+@router.post("/payment-methods", status_code=status.HTTP_201_CREATED)
+def add_payment_method(body: PaymentMethodCreate,
+                       ctx: Context = partner_access("billing.write")) -> dict[str, Any]:
+    partner, method_id = ctx.ledger.billing.add_payment_method(
+        partner_id=ctx.partner_id, actor=ctx.actor, **body.model_dump())
+    ctx.ledger.caught_up()
+    return view.payment_method_json(partner, method_id)
+
+
+@router.get("/payment-methods")
+def list_payment_methods(ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    partner = ctx.ledger.app.partner(ctx.partner_id)
+    return {"data": [view.payment_method_json(partner, mid) for mid in partner.payment_methods],
+            "next_cursor": None}
+
+
+@router.post("/payment-methods/{mid}/make-default")
+def make_default(mid: UUID, ctx: Context = partner_access("billing.write")) -> dict[str, Any]:
+    partner = ctx.ledger.billing.partner_step(partner_id=ctx.partner_id,
+                                              step="make_default_payment_method",
+                                              method_id=mid, actor=ctx.actor)
+    ctx.ledger.caught_up()
+    return view.payment_method_json(partner, mid)
+
+
+@router.delete("/payment-methods/{mid}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_payment_method(mid: UUID,
+                          ctx: Context = partner_access("billing.write")) -> Response:
+    ctx.ledger.billing.partner_step(partner_id=ctx.partner_id, step="remove_payment_method",
+                                    method_id=mid, actor=ctx.actor)
+    ctx.ledger.caught_up()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/credits")
+def grant_credit(body: CreditGrant,
+                 ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    partner = ctx.ledger.billing.partner_step(partner_id=ctx.partner_id, step="grant_credit",
+                                              amount=body.amount, reason=body.reason,
+                                              actor=ctx.actor)
+    ctx.ledger.caught_up()
+    return {"credit_balance": partner.credit_balance, "currency": partner.currency}
+
+
+@router.post("/discounts", status_code=status.HTTP_201_CREATED)
+def add_discount(body: DiscountCreate,
+                 ctx: Context = partner_access("discounts.manage")) -> dict[str, Any]:
+    discount_id = str(uuid4())
+    sub = str(body.sub_account_id) if body.sub_account_id else None
+    if sub is not None:
+        ctx.ledger.app.sub_account(ctx.partner_id, UUID(sub))
+    ctx.ledger.billing.partner_step(partner_id=ctx.partner_id, step="add_discount",
+                                    discount_id=discount_id, kind=body.kind, value=body.value,
+                                    sub_account_id=sub, cycles=body.cycles, actor=ctx.actor)
+    ctx.ledger.caught_up()
+    return {"id": discount_id, **body.model_dump(mode="json")}
+
+
+@router.get("/discounts")
+def list_discounts(ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    partner = ctx.ledger.app.partner(ctx.partner_id)
+    return {"data": [{"id": d.id, "kind": d.kind, "value": d.value,
+                      "sub_account_id": d.sub_account_id, "cycles": d.cycles,
+                      "cycles_used": partner.cycles_used(d.id)}
+                     for d in partner.active_discounts()],
+            "next_cursor": None}
+
+
+@router.delete("/discounts/{did}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_discount(did: UUID,
+                    ctx: Context = partner_access("discounts.manage")) -> Response:
+    ctx.ledger.billing.partner_step(partner_id=ctx.partner_id, step="remove_discount",
+                                    discount_id=str(did), actor=ctx.actor)
+    ctx.ledger.caught_up()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/billing/summary")
+def billing_summary(ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    return _read(ctx, view.billing_summary, now=ctx.ledger.clock.now())
+
+
+@router.get("/billing/upcoming-invoice")
+def upcoming_invoice(ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    return _read(ctx, view.upcoming_invoice, now=ctx.ledger.clock.now())
+
+
+@router.get("/my-status")
+def my_status(ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    return _read(ctx, view.my_status, now=ctx.ledger.clock.now())
+
+
+@router.get("/invoices")
+def list_invoices(page: PageDep, ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    rows, last = _read(ctx, view.list_invoices, after_seq=page.after, limit=page.limit)
+    return page.answer(rows, last)
+
+
+def _stored_invoice(ctx: Context, iid: UUID) -> Invoice:
+    invoice = _read(ctx, view.get_invoice, invoice_id=str(iid))
+    if invoice is None:
+        raise NotFound(f"no invoice {iid}")
+    return invoice  # type: ignore[no-any-return]
+
+
+@router.get("/invoices/{iid}")
+def get_invoice(iid: UUID, ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    return view.invoice_json(_stored_invoice(ctx, iid))
+
+
+@router.get("/invoices/{iid}/items/{n}/explain")
+def explain_item(iid: UUID, n: int,
+                 ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    invoice = _stored_invoice(ctx, iid)
+    explanation = ctx.ledger.read_model.read(view.explain_item, invoice=invoice, index=n)
+    if explanation is None:
+        raise NotFound(f"invoice {invoice.number} has no item {n}")
+    return explanation  # type: ignore[no-any-return]
+
+
+@router.post("/invoices/{iid}/pay")
+def pay(iid: UUID, ctx: Context = partner_access("billing.write")) -> dict[str, Any]:
+    ctx.ledger.billing.attempt_payment(partner_id=ctx.partner_id, invoice_id=iid,
+                                       actor=ctx.actor)
+    return _invoice_answer(ctx, iid)
+
+
+@router.post("/invoices/{iid}/refunds")
+def refund(iid: UUID, body: RefundCreate,
+           ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    ctx.ledger.billing.refund(partner_id=ctx.partner_id, invoice_id=iid, amount=body.amount,
+                              reason=body.reason, actor=ctx.actor)
+    return _invoice_answer(ctx, iid)
+
+
+@router.post("/invoices/{iid}/disputes", status_code=status.HTTP_201_CREATED)
+def open_dispute(iid: UUID, body: DisputeOpen,
+                 ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    _, dispute_id = ctx.ledger.billing.open_dispute(
+        partner_id=ctx.partner_id, invoice_id=iid, item_index=body.item_index,
+        reason=body.reason, actor=ctx.actor)
+    return {"dispute_id": str(dispute_id), "invoice": _invoice_answer(ctx, iid)}
+
+
+@router.post("/invoices/{iid}/disputes/{did}/resolve")
+def resolve_dispute(iid: UUID, did: UUID, body: DisputeResolve,
+                    ctx: Context = partner_access("support.act")) -> dict[str, Any]:
+    ctx.ledger.billing.resolve_dispute(
+        partner_id=ctx.partner_id, invoice_id=iid, dispute_id=did, resolution=body.resolution,
+        amount=body.amount, reason=body.reason, actor=ctx.actor)
+    return _invoice_answer(ctx, iid)
