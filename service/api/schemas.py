@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def as_utc(at: datetime) -> datetime:
+    """Every time of this API is UTC, so a time written without an offset is read as UTC
+    (not as the server's local time, and never compared naive against aware)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class Body(BaseModel):
@@ -73,7 +82,7 @@ class Flag(Body):
 
 
 class ClockMove(Body):
-    now: datetime
+    now: UtcDateTime
 
 
 class PaymentMethodCreate(Body):

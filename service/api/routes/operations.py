@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,14 +13,14 @@ from projections import audit
 from projections.times import api_time, stored
 from service.api.auth import Context, LedgerDep, PlatformContext, partner_access, platform_access
 from service.api.paging import PageDep
-from service.api.schemas import ClockMove
+from service.api.schemas import ClockMove, UtcDateTime
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/v1/partners/{pid}/audit-trail")
 def audit_trail(page: PageDep, entity_id: UUID | None = None, event_type: str | None = None,
-                since: datetime | None = None, until: datetime | None = None,
+                since: UtcDateTime | None = None, until: UtcDateTime | None = None,
                 ctx: Context = partner_access("audit.read")) -> dict[str, Any]:
     rows, last = ctx.ledger.read_model.read(
         audit.trail, partner_id=str(ctx.partner_id),
