@@ -10,15 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
-from projections import aggregate_states, audit, line_day_counts, lines, sub_accounts
+from projections import (
+    aggregate_states,
+    audit,
+    hash_chain,
+    line_day_counts,
+    lines,
+    sub_accounts,
+)
 from projections.sql import Sql
+
+if TYPE_CHECKING:
+    from projections.runner import Recorded
 
 VIEWS: tuple[ModuleType, ...] = (
     audit, sub_accounts, lines, line_day_counts, aggregate_states,
@@ -32,7 +42,7 @@ T = TypeVar("T")
 
 
 def _all_ddl() -> list[str]:
-    statements = [s for view in VIEWS for s in view.DDL]
+    statements = [s for view in (*VIEWS, hash_chain) for s in view.DDL]
     return statements + list(SERVICE_DDL)
 
 
@@ -62,7 +72,7 @@ class ReadModel(TrackingRecorder):
     def position(self) -> int:
         return self.max_tracking_id(self.upstream) or 0
 
-    def apply_batch(self, items: Sequence[tuple[int, Any]]) -> dict[str, int]:
+    def apply_batch(self, items: Sequence[Recorded]) -> dict[str, int]:
         """Applies (position, event) pairs and records the last position, all or nothing.
 
         A position recorded already raises the library's IntegrityError (another runner
@@ -71,12 +81,12 @@ class ReadModel(TrackingRecorder):
         with self.writing() as sql:
             return self._apply(sql, items)
 
-    def rebuild(self, batches: Iterable[Sequence[tuple[int, Any]]]) -> dict[str, int]:
+    def rebuild(self, batches: Iterable[Sequence[Recorded]]) -> dict[str, int]:
         """Empties every view and re-applies the log, in one transaction: readers see the
         old views until the new ones are complete."""
-        applied = {view.NAME: 0 for view in VIEWS}
+        applied = {view.NAME: 0 for view in (*VIEWS, hash_chain)}
         with self.writing() as sql:
-            for view in VIEWS:
+            for view in (*VIEWS, hash_chain):
                 for table in view.TABLES:
                     sql.run(f"DELETE FROM {table}")
             sql.run(f"DELETE FROM {self._tracking_table()} WHERE application_name = ?",
@@ -86,14 +96,15 @@ class ReadModel(TrackingRecorder):
                     applied[name] += count
         return applied
 
-    def _apply(self, sql: Sql, items: Sequence[tuple[int, Any]]) -> dict[str, int]:
+    def _apply(self, sql: Sql, items: Sequence[Recorded]) -> dict[str, int]:
         applied = {view.NAME: 0 for view in VIEWS}
-        for position, event in items:
+        for position, event, _ in items:
             for view in VIEWS:
                 if view.apply(sql, position, event):
                     applied[view.NAME] += 1
+        applied[hash_chain.NAME] = hash_chain.extend(sql, (item.notification for item in items))
         if items:
-            self._insert_tracking(sql.cursor, Tracking(self.upstream, items[-1][0]))
+            self._insert_tracking(sql.cursor, Tracking(self.upstream, items[-1].position))
         return applied
 
     def _tracking_table(self) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, Notification
 
 from projections.read_model import ReadModel
 
@@ -24,12 +24,20 @@ class EventSource(Protocol):
     mapper: Mapper[Any]
 
 
+class Recorded(NamedTuple):
+    """An event with its log position and the stored notification it was read from."""
+
+    position: int
+    event: Any
+    notification: Notification
+
+
 def read_events(source: EventSource, *, after: int, limit: int = BATCH_SIZE,
-                stop: int | None = None) -> list[tuple[int, Any]]:
+                stop: int | None = None) -> list[Recorded]:
     notifications = source.recorder.select_notifications(
         start=after, limit=limit, stop=stop, inclusive_of_start=False
     )
-    return [(n.id, source.mapper.to_domain_event(n)) for n in notifications]
+    return [Recorded(n.id, source.mapper.to_domain_event(n), n) for n in notifications]
 
 
 class ViewRunner:
@@ -50,7 +58,7 @@ class ViewRunner:
                     position = self.read_model.position()
                     continue
                 applied += len(batch)
-                position = batch[-1][0]
+                position = batch[-1].position
         return applied
 
     def rebuild(self) -> dict[str, int]:
@@ -58,8 +66,8 @@ class ViewRunner:
         with self._lock:
             return self.read_model.rebuild(self._batches())
 
-    def _batches(self) -> Iterator[list[tuple[int, Any]]]:
+    def _batches(self) -> Iterator[list[Recorded]]:
         position = 0
         while batch := read_events(self.source, after=position):
             yield batch
-            position = batch[-1][0]
+            position = batch[-1].position

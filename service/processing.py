@@ -46,10 +46,10 @@ class Processor:
             position = 0
         handled = 0
         while batch := read_events(self.source, after=position):
-            for _, event in batch:
+            for item in batch:
                 for react in self.reactions:
-                    react(event)
-            position = batch[-1][0]
+                    react(item.event)
+            position = batch[-1].position
             self.read_model.insert_tracking(Tracking(POLICIES_TRACKING, position))
             handled += len(batch)
         return handled
