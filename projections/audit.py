@@ -24,6 +24,7 @@ DDL = (
     "data TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS v_audit_by_partner ON v_audit (partner_id, position)",
     "CREATE INDEX IF NOT EXISTS v_audit_by_entity ON v_audit (entity_id, position)",
+    "CREATE INDEX IF NOT EXISTS v_audit_by_time ON v_audit (occurred_at, position)",
 )
 
 
@@ -67,11 +68,13 @@ def audit_item(row: dict[str, Any]) -> dict[str, Any]:
 
 def trail(sql: Sql, *, partner_id: str, entity_id: str | None = None,
           event_type: str | None = None, since: str | None = None, until: str | None = None,
-          after_position: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int | None]:
+          after_position: int = 0, limit: int = 50,
+          until_position: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
     """A page in log order; positions only grow, so paging stays stable as events arrive."""
     where, params = ["partner_id = ?", "position > ?"], [partner_id, after_position]
     for column, value, op in (("entity_id", entity_id, "="), ("event_type", event_type, "="),
-                              ("occurred_at", since, ">="), ("occurred_at", until, "<")):
+                              ("occurred_at", since, ">="), ("occurred_at", until, "<"),
+                              ("position", until_position, "<=")):
         if value is not None:
             where.append(f"{column} {op} ?")
             params.append(value)

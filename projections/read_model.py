@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
 from projections import (
     aggregate_states,
+    as_of,
     audit,
     hash_chain,
     line_day_counts,
@@ -42,7 +43,7 @@ T = TypeVar("T")
 
 
 def _all_ddl() -> list[str]:
-    statements = [s for view in (*VIEWS, hash_chain) for s in view.DDL]
+    statements = [s for view in (*VIEWS, hash_chain, as_of) for s in view.DDL]
     return statements + list(SERVICE_DDL)
 
 
@@ -86,7 +87,7 @@ class ReadModel(TrackingRecorder):
         old views until the new ones are complete."""
         applied = {view.NAME: 0 for view in (*VIEWS, hash_chain)}
         with self.writing() as sql:
-            for view in (*VIEWS, hash_chain):
+            for view in (*VIEWS, hash_chain, as_of):
                 for table in view.TABLES:
                     sql.run(f"DELETE FROM {table}")
             sql.run(f"DELETE FROM {self._tracking_table()} WHERE application_name = ?",
@@ -104,20 +105,38 @@ class ReadModel(TrackingRecorder):
                     applied[view.NAME] += 1
         applied[hash_chain.NAME] = hash_chain.extend(sql, (item.notification for item in items))
         if items:
+            as_of.count_and_checkpoint(sql, first=items[0].position - 1,
+                                       last=items[-1].position)
             self._insert_tracking(sql.cursor, Tracking(self.upstream, items[-1].position))
         return applied
+
+    def notifications(self, positions: Sequence[int]) -> list[Notification]:
+        """Stored events by log position (for as-of replicas), in log order."""
+        found: list[Notification] = []
+        with self.reading() as sql:
+            for start in range(0, len(positions), 500):
+                chunk = list(positions[start:start + 500])
+                marks = ", ".join("?" * len(chunk))
+                found += [as_of.notification_from_row(r) for r in sql.all(
+                    self._select_events.format(marks=marks), *chunk)]
+        return sorted(found, key=lambda n: n.id)
 
     def _tracking_table(self) -> str:
         return "tracking"
 
 
 class SQLiteReadModel(ReadModel, SQLiteTrackingRecorder):
+    _select_events = ("SELECT rowid AS id, originator_id, originator_version, topic, state "
+                      "FROM stored_events WHERE rowid IN ({marks})")
+
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *_all_ddl()]
 
 
 class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
     postgres = True
+    _select_events = ("SELECT notification_id AS id, originator_id, originator_version, "
+                      "topic, state FROM ledger_events WHERE notification_id IN ({marks})")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

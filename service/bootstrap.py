@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from eventsourcing.utils import Environment
 
 from aggregates.payments import SimulatedGateway
 from policies import auto_pause, cycle_close, dunning
+from projections.as_of import ReplicaCache
 from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
 from projections.times import from_stored, stored
 from service.application import LedgerApplication
@@ -37,6 +38,7 @@ class Ledger:
     scheduler: Scheduler
     billing: Billing
     admin_token: str
+    replicas: ReplicaCache = field(default_factory=ReplicaCache)
 
     def caught_up(self) -> None:
         """Brings views and policies up to the end of the log: a read after a command

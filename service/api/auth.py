@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from aggregates.base import Actor
 from aggregates.errors import NotFound
 from service.api.problems import ApiProblem
+from service.as_of import ViewSource, view_source
 from service.bootstrap import Ledger
 
 BOOTSTRAP_ADMIN_ID = "platform-admin"
@@ -101,6 +102,10 @@ class Context:
     @property
     def actor(self) -> Actor:
         return self.who.actor
+
+    def views(self, as_of: str | None) -> ViewSource:
+        """The views to read: live, or as they stood at `as_of`."""
+        return view_source(self.ledger, self.partner_id, as_of)
 
 
 def partner_access(permission: str):

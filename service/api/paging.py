@@ -47,3 +47,10 @@ def page(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 
 
 PageDep = Annotated[Page, Depends(page)]
+
+
+AsOf = Annotated[
+    str | None,
+    Query(description="Read the view as it stood then: an ISO-8601 time or position:<n> "
+                      "(a global log position)."),
+]

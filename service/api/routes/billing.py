@@ -12,7 +12,7 @@ from aggregates.errors import NotFound
 from aggregates.invoice import Invoice
 from projections import billing as view
 from service.api.auth import Context, partner_access
-from service.api.paging import PageDep
+from service.api.paging import AsOf, PageDep
 from service.api.schemas import (
     CreditGrant,
     DiscountCreate,
@@ -25,8 +25,12 @@ from service.api.schemas import (
 router = APIRouter(prefix="/v1/partners/{pid}", tags=["billing"])
 
 
-def _read(ctx: Context, query: Any, **kwargs: Any) -> Any:
-    return ctx.ledger.read_model.read(query, partner_id=str(ctx.partner_id), **kwargs)
+def _read(ctx: Context, query: Any, as_of: str | None = None, *, timed: bool = False,
+          **kwargs: Any) -> Any:
+    views = ctx.views(as_of)
+    if timed:
+        kwargs["now"] = views.now
+    return views.read(query, partner_id=str(ctx.partner_id), **kwargs)
 
 
 def _invoice_answer(ctx: Context, invoice_id: UUID) -> dict[str, Any]:
@@ -112,36 +116,41 @@ def remove_discount(did: UUID,
 
 
 @router.get("/billing/summary")
-def billing_summary(ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
-    return _read(ctx, view.billing_summary, now=ctx.ledger.clock.now())
+def billing_summary(as_of: AsOf = None,
+                    ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    return _read(ctx, view.billing_summary, as_of, timed=True)  # type: ignore[no-any-return]
 
 
 @router.get("/billing/upcoming-invoice")
-def upcoming_invoice(ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
-    return _read(ctx, view.upcoming_invoice, now=ctx.ledger.clock.now())
+def upcoming_invoice(as_of: AsOf = None,
+                     ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    return _read(ctx, view.upcoming_invoice, as_of, timed=True)  # type: ignore[no-any-return]
 
 
 @router.get("/my-status")
-def my_status(ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
-    return _read(ctx, view.my_status, now=ctx.ledger.clock.now())
+def my_status(as_of: AsOf = None,
+              ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    return _read(ctx, view.my_status, as_of, timed=True)  # type: ignore[no-any-return]
 
 
 @router.get("/invoices")
-def list_invoices(page: PageDep, ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
-    rows, last = _read(ctx, view.list_invoices, after_seq=page.after, limit=page.limit)
+def list_invoices(page: PageDep, as_of: AsOf = None,
+                  ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    rows, last = _read(ctx, view.list_invoices, as_of, after_seq=page.after, limit=page.limit)
     return page.answer(rows, last)
 
 
-def _stored_invoice(ctx: Context, iid: UUID) -> Invoice:
-    invoice = _read(ctx, view.get_invoice, invoice_id=str(iid))
+def _stored_invoice(ctx: Context, iid: UUID, as_of: str | None = None) -> Invoice:
+    invoice = _read(ctx, view.get_invoice, as_of, invoice_id=str(iid))
     if invoice is None:
         raise NotFound(f"no invoice {iid}")
     return invoice  # type: ignore[no-any-return]
 
 
 @router.get("/invoices/{iid}")
-def get_invoice(iid: UUID, ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
-    return view.invoice_json(_stored_invoice(ctx, iid))
+def get_invoice(iid: UUID, as_of: AsOf = None,
+                ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    return view.invoice_json(_stored_invoice(ctx, iid, as_of))
 
 
 @router.get("/invoices/{iid}/items/{n}/explain")

@@ -11,7 +11,7 @@ from aggregates.errors import NotFound
 from projections import audit
 from projections import lines as view
 from service.api.auth import Context, partner_access
-from service.api.paging import PageDep
+from service.api.paging import AsOf, PageDep
 from service.api.representations import line_json
 from service.api.schemas import Flag, LineAssign, LineProvision, Reason
 
@@ -43,9 +43,10 @@ def provision(body: LineProvision | None = None,
 
 
 @router.get("")
-def list_(page: PageDep, status: Status | None = None, sub_account_id: UUID | None = None,
+def list_(page: PageDep, as_of: AsOf = None, status: Status | None = None,
+          sub_account_id: UUID | None = None,
           ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
-    rows, last = ctx.ledger.read_model.read(
+    rows, last = ctx.views(as_of).read(
         view.list_lines, partner_id=str(ctx.partner_id), status=status,
         sub_account_id=str(sub_account_id) if sub_account_id else None,
         after_seq=page.after, limit=page.limit)
@@ -53,34 +54,38 @@ def list_(page: PageDep, status: Status | None = None, sub_account_id: UUID | No
 
 
 @router.get("/overview")
-def overview(ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
-    return ctx.ledger.read_model.read(view.overview, partner_id=str(ctx.partner_id))
+def overview(as_of: AsOf = None, ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    return ctx.views(as_of).read(view.overview, partner_id=str(ctx.partner_id))  # type: ignore[no-any-return]
 
 
 @router.get("/available-pool")
-def available_pool(page: PageDep, ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
-    rows, last = ctx.ledger.read_model.read(
-        view.available_pool, partner_id=str(ctx.partner_id), now=ctx.ledger.clock.now(),
+def available_pool(page: PageDep, as_of: AsOf = None,
+                   ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    views = ctx.views(as_of)
+    rows, last = views.read(
+        view.available_pool, partner_id=str(ctx.partner_id), now=views.now,
         after_seq=page.after, limit=page.limit)
     return page.answer(rows, last)
 
 
 @router.get("/{lid}")
-def get(lid: UUID, ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
-    row = ctx.ledger.read_model.read(view.get_line, partner_id=str(ctx.partner_id),
-                                     line_id=str(lid))
+def get(lid: UUID, as_of: AsOf = None,
+        ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    row = ctx.views(as_of).read(view.get_line, partner_id=str(ctx.partner_id),
+                                line_id=str(lid))
     if row is None:
         raise NotFound(f"no line {lid}")
     return row
 
 
 @router.get("/{lid}/history")
-def history(lid: UUID, page: PageDep,
+def history(lid: UUID, page: PageDep, as_of: AsOf = None,
             ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
-    get(lid, ctx)
+    views = ctx.views(as_of)
+    get(lid, as_of, ctx)
     rows, last = ctx.ledger.read_model.read(
         audit.trail, partner_id=str(ctx.partner_id), entity_id=str(lid),
-        after_position=page.after, limit=page.limit)
+        after_position=page.after, limit=page.limit, until_position=views.position)
     return page.answer(rows, last)
 
 

@@ -12,21 +12,24 @@ from aggregates.errors import NotFound
 from projections import audit
 from projections.times import api_time, stored
 from service.api.auth import Context, LedgerDep, PlatformContext, partner_access, platform_access
-from service.api.paging import PageDep
+from service.api.paging import AsOf, PageDep
 from service.api.schemas import ClockMove, UtcDateTime
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/v1/partners/{pid}/audit-trail")
-def audit_trail(page: PageDep, entity_id: UUID | None = None, event_type: str | None = None,
-                since: UtcDateTime | None = None, until: UtcDateTime | None = None,
+def audit_trail(page: PageDep, as_of: AsOf = None, entity_id: UUID | None = None,
+                event_type: str | None = None, since: UtcDateTime | None = None,
+                until: UtcDateTime | None = None,
                 ctx: Context = partner_access("audit.read")) -> dict[str, Any]:
+    """Every event of the partner in log order; `as_of` stops at that moment's position."""
+    views = ctx.views(as_of)
     rows, last = ctx.ledger.read_model.read(
         audit.trail, partner_id=str(ctx.partner_id),
         entity_id=str(entity_id) if entity_id else None, event_type=event_type,
         since=stored(since) if since else None, until=stored(until) if until else None,
-        after_position=page.after, limit=page.limit)
+        after_position=page.after, limit=page.limit, until_position=views.position)
     return page.answer(rows, last)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, status
 from aggregates.errors import NotFound
 from projections import sub_accounts as view
 from service.api.auth import Context, partner_access
-from service.api.paging import PageDep
+from service.api.paging import AsOf, PageDep
 from service.api.representations import sub_account_json
 from service.api.schemas import CampaignStart, MergeRequest, Reason, SubAccountCreate
 
@@ -31,18 +31,19 @@ def create(body: SubAccountCreate, ctx: Context = partner_access("lines.write"))
 
 
 @router.get("")
-def list_(page: PageDep, status: Status | None = None,
+def list_(page: PageDep, as_of: AsOf = None, status: Status | None = None,
           ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
-    rows, last = ctx.ledger.read_model.read(
+    rows, last = ctx.views(as_of).read(
         view.list_sub_accounts, partner_id=str(ctx.partner_id), status=status,
         after_seq=page.after, limit=page.limit)
     return page.answer(rows, last)
 
 
 @router.get("/{sid}")
-def get(sid: UUID, ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
-    row = ctx.ledger.read_model.read(view.get_sub_account, partner_id=str(ctx.partner_id),
-                                     sub_account_id=str(sid))
+def get(sid: UUID, as_of: AsOf = None,
+        ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
+    row = ctx.views(as_of).read(view.get_sub_account, partner_id=str(ctx.partner_id),
+                                sub_account_id=str(sid))
     if row is None:
         raise NotFound(f"no sub-account {sid}")
     return row
