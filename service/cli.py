@@ -10,6 +10,7 @@ from rich.console import Console
 
 from aggregates.base import Actor
 from aggregates.errors import DomainError
+from service import cli_audit
 from service.bootstrap import build
 from service.settings import Settings
 
@@ -69,6 +70,8 @@ def create_admin_key(
     print(token)
     ledger.close()
 
+
+cli_audit.register(app)
 
 if __name__ == "__main__":
     app()

@@ -41,6 +41,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "billing.write": ["admin", "billing"],
         "discounts.manage": ["platform:support", "platform:admin"],
         "admin.operate": ["platform:admin"],
+        "verify.run": ["platform:auditor", "platform:admin"],
     }.items()
 }
 
