@@ -19,6 +19,8 @@ from psycopg.sql import SQL
 
 from projections import (
     aggregate_states,
+    alerts,
+    analytics,
     as_of,
     audit,
     hash_chain,
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from projections.runner import Recorded
 
 VIEWS: tuple[ModuleType, ...] = (
-    audit, sub_accounts, lines, line_day_counts, aggregate_states,
+    audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
 )
 SERVICE_DDL = (
     "CREATE TABLE IF NOT EXISTS s_idempotency (scope TEXT PRIMARY KEY, request_hash TEXT NOT "

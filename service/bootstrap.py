@@ -12,16 +12,20 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from aggregates.payments import SimulatedGateway
-from policies import auto_pause, cycle_close, dunning
+from aggregates.usage import FlagThresholds
+from policies import alerts as alerts_job
+from policies import auto_flag, auto_pause, cycle_close, dunning
 from projections.as_of import ReplicaCache
 from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
 from projections.times import from_stored, stored
+from service.alerts import Alerts
 from service.application import LedgerApplication
 from service.billing import Billing
 from service.clock import Clock, ManualClock, SystemClock
 from service.processing import Processor
 from service.scheduler import Job, Scheduler
 from service.settings import Settings
+from service.usage import Usage
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,8 @@ class Ledger:
     processor: Processor
     scheduler: Scheduler
     billing: Billing
+    usage: Usage
+    alerts: Alerts
     admin_token: str
     replicas: ReplicaCache = field(default_factory=ReplicaCache)
 
@@ -92,10 +98,18 @@ def build(settings: Settings | None = None) -> Ledger:
     )
     app_env = {**env, "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
     app = LedgerApplication(env=app_env, clock=clock)
+    thresholds = FlagThresholds(
+        volume_limit_hits=settings.autoflag_volume_limit_hits,
+        min_conversations=settings.autoflag_min_conversations,
+        min_response_rate_percent=settings.autoflag_min_response_rate_percent,
+    )
     processor = Processor(
         source=app, read_model=read_model,
-        reactions=[lambda event: auto_pause.react(event, app)],
+        reactions=[lambda event: auto_pause.react(event, app),
+                   lambda event: auto_flag.react(event, usage, thresholds)],
     )
+    usage = Usage(app=app, read_model=read_model, caught_up=processor.run)
+    alerts = Alerts(app=app, read_model=read_model, caught_up=processor.run)
     scheduler = Scheduler(clock=clock, after_job=processor.run,
                           tick_seconds=settings.tick_seconds)
     billing = Billing(app=app, read_model=read_model, gateway=SimulatedGateway(),
@@ -103,9 +117,11 @@ def build(settings: Settings | None = None) -> Ledger:
     for job in (cycle_close, dunning):
         scheduler.add(Job(name=job.NAME, trigger=job.TRIGGER,
                           run=lambda at, job=job: job.run(billing, at)))
+    scheduler.add(Job(name=alerts_job.NAME, trigger=alerts_job.TRIGGER,
+                      run=lambda at: alerts_job.run(alerts, at)))
     admin_token = settings.admin_token or secrets.token_urlsafe(32)
     ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
                     processor=processor, scheduler=scheduler, billing=billing,
-                    admin_token=admin_token)
+                    usage=usage, alerts=alerts, admin_token=admin_token)
     processor.run()
     return ledger

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
@@ -26,6 +27,12 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1)
     max_overflow: int = Field(default=10, ge=0)
     aggregate_cache_size: int = Field(default=10_000, ge=0)
+    # The auto-flag policy: a line is flagged when one hour of its usage reaches this many
+    # volume-limit hits, or answers fewer than this percent of at least this many new
+    # conversations.
+    autoflag_volume_limit_hits: int = Field(default=10, ge=1)
+    autoflag_min_conversations: int = Field(default=20, ge=1)
+    autoflag_min_response_rate_percent: Decimal = Field(default=Decimal(5), ge=0, le=100)
 
     @field_validator("database_url")
     @classmethod

@@ -9,7 +9,16 @@ from fastapi import FastAPI
 
 from service.api import idempotency, problems
 from service.api.idempotency import IdempotencyStore
-from service.api.routes import billing, lines, operations, partners, sub_accounts
+from service.api.routes import (
+    alerts,
+    analytics,
+    billing,
+    lines,
+    operations,
+    partners,
+    sub_accounts,
+    usage,
+)
 from service.bootstrap import Ledger
 
 
@@ -34,6 +43,7 @@ def create_app(ledger: Ledger, *, run_scheduler: bool = True) -> FastAPI:
     app.state.idempotency = IdempotencyStore(ledger.read_model, ledger.clock.now)
     problems.install(app)
     idempotency.install(app)
-    for module in (partners, sub_accounts, lines, billing, operations):
+    for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,
+                   alerts):
         app.include_router(module.router)
     return app

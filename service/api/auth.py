@@ -41,6 +41,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "billing.write": ["admin", "billing"],
         "discounts.manage": ["platform:support", "platform:admin"],
         "admin.operate": ["platform:admin"],
+        "usage.write": ["admin", "operations", "platform:admin"],
+        "analytics.read": ["admin", "operations", "reporting", "platform:support",
+                           "platform:auditor", "platform:admin"],
+        "alerts.read": ["admin", "operations", "billing", "reporting", "platform:support",
+                        "platform:auditor", "platform:admin"],
         "verify.run": ["platform:auditor", "platform:admin"],
     }.items()
 }

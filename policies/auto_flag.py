@@ -1,0 +1,38 @@
+"""Policy: flag a line whose usage crosses the thresholds set in settings.
+
+Reacts to `UsageRecorded` and `UsageCorrected`: each (line, hour) row whose figures cross
+`FlagThresholds` (volume-limit hits in the hour, or a low response rate over enough new
+conversations) flags its line, with this policy as the actor and a reason naming the
+figures. Only an `active` line is flagged; others are skipped. Idempotent: the day's
+`UsageLedger` remembers each (line, hour) the policy flagged for, in the same transaction
+as the flag, so a restart that hands the same event over again changes nothing, and a
+line support has unflagged is not flagged again for the same hour. The auto-pause policy
+then pauses its sending.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from aggregates.base import Actor, policy_actor
+from aggregates.usage import FlagThresholds, UsageLedger, decode_rows
+
+NAME = "auto_flag"
+ACTOR = policy_actor(NAME)
+
+
+class FlagsLines(Protocol):
+    def auto_flag(self, *, usage_ledger_id: UUID, line_id: UUID, hour: datetime, reason: str,
+                  actor: Actor) -> bool: ...
+
+
+def react(event: Any, commands: FlagsLines, thresholds: FlagThresholds) -> None:
+    if not isinstance(event, UsageLedger.UsageRecorded | UsageLedger.UsageCorrected):
+        return
+    for row in decode_rows(event.day, event.rows):
+        reason = thresholds.reason(row)
+        if reason is not None:
+            commands.auto_flag(usage_ledger_id=event.originator_id, line_id=row.line_id,
+                               hour=row.hour, reason=reason, actor=ACTOR)

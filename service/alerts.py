@@ -1,0 +1,92 @@
+"""Alert commands: check every partner's conditions and reconcile its `PartnerAlerts`.
+
+The facts come from the caught-up views (flagged and pooled lines, past-due invoices) and
+the partner aggregate (default card, billing anchor); the rules that turn facts into
+alerts live in `aggregates/alerts.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from uuid import UUID
+
+from aggregates.alerts import (
+    Alert,
+    PartnerAlerts,
+    card_expiring_alert,
+    flagged_line_alert,
+    idle_line_alert,
+    payment_failed_alert,
+)
+from aggregates.base import policy_actor
+from aggregates.charges import billing_period
+from aggregates.errors import NotFound
+from projections import aggregate_states
+from projections import alerts as view
+from projections.read_model import ReadModel
+from service.application import LedgerApplication, retried
+
+ACTOR = policy_actor("alerts")
+
+
+class Alerts:
+    def __init__(self, *, app: LedgerApplication, read_model: ReadModel,
+                 caught_up: Callable[[], None]) -> None:
+        self.app = app
+        self.read_model = read_model
+        self.caught_up = caught_up
+
+    def due(self, partner_id: UUID, at: datetime) -> list[Alert]:
+        """Every alert whose condition holds for the partner at `at`."""
+        partner = self.app.partner(partner_id)
+        pid = str(partner_id)
+        with self.read_model.reading() as sql:
+            flagged = view.flagged_lines(sql, partner_id=pid)
+            idle = view.idle_lines(sql, partner_id=pid)
+            past_due = view.past_due_invoices(sql, partner_id=pid)
+        _, next_billing = billing_period(anchor_day=partner.billing_anchor_day, containing=at)
+        candidates = [
+            card_expiring_alert(method=partner.default_payment_method,
+                                next_billing=next_billing),
+            *(flagged_line_alert(line_id=f.line_id, phone_number=f.phone_number,
+                                 flagged_at=f.since, reason=f.reason, now=at)
+              for f in flagged),
+            *(idle_line_alert(line_id=f.line_id, phone_number=f.phone_number,
+                              available_since=f.since, now=at) for f in idle),
+        ]
+        for invoice in past_due:
+            failures = invoice.failures
+            if failures:
+                failed_at, reason = failures[-1]
+                candidates.append(payment_failed_alert(
+                    invoice_id=str(invoice.id), number=invoice.number,
+                    balance_due=invoice.balance_due, currency=invoice.currency,
+                    failed_at=failed_at, reason=reason))
+        return [alert for alert in candidates if alert is not None]
+
+    @retried
+    def reconcile(self, *, partner_id: UUID, at: datetime) -> tuple[int, int]:
+        """Raises the partner's due alerts (once each) and resolves the ended ones."""
+        due = self.due(partner_id, at)
+        try:
+            alerts = self.app.load(PartnerAlerts, PartnerAlerts.id_for(partner_id))
+        except NotFound:
+            if not due:
+                return 0, 0
+            alerts = PartnerAlerts.start(partner_id=partner_id, actor=ACTOR, at=at)
+        raised, resolved = alerts.reconcile(due, actor=ACTOR, at=at)
+        if raised or resolved:
+            self.app.save(alerts)
+        return raised, resolved
+
+    def check(self, at: datetime) -> dict[str, int]:
+        """The alerts job: every partner, at `at`."""
+        self.caught_up()
+        with self.read_model.reading() as sql:
+            partners = aggregate_states.partner_ids(sql)
+        raised = resolved = 0
+        for pid in partners:
+            r, s = self.reconcile(partner_id=UUID(pid), at=at)
+            raised, resolved = raised + r, resolved + s
+        return {"raised": raised, "resolved": resolved}

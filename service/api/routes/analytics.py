@@ -1,0 +1,124 @@
+"""Analytics: messages over time, response rate, new vs responded conversations,
+volume-limit hits; overall, per sub-account, and sub-accounts compared."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from aggregates.errors import InvalidInput, NotFound
+from projections import analytics as view
+from projections.as_of import resolve
+from service.api.auth import Context, partner_access
+from service.api.paging import AsOf
+
+router = APIRouter(prefix="/v1/partners/{pid}/analytics", tags=["analytics"])
+Bucket = Annotated[Literal["hour", "day", "week"],
+                   Query(description="Bucket width: hour, day or ISO week (from Monday "
+                                     "00:00 UTC).")]
+Since = Annotated[datetime | None, Query(description="Usage hours at or after this time.")]
+Until = Annotated[datetime | None, Query(description="Usage hours before this time.")]
+SubAccount = Annotated[UUID | None, Query(description="Only this sub-account's usage.")]
+
+
+def _window(ctx: Context, *, since: datetime | None, until: datetime | None,
+            sub_account_id: UUID | None, as_of: str | None) -> view.Window:
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until must be later than since")
+    position = None
+    with ctx.ledger.read_model.reading() as sql:
+        if as_of is not None:
+            position = resolve(sql, as_of, now=ctx.ledger.clock.now()).position
+        if sub_account_id is not None and not view.sub_account_exists(
+                sql, partner_id=str(ctx.partner_id), sub_account_id=str(sub_account_id)):
+            raise NotFound(f"no sub-account {sub_account_id}")
+    return view.Window(partner_id=str(ctx.partner_id), since=since, until=until,
+                       sub_account_id=str(sub_account_id) if sub_account_id else None,
+                       as_of=position)
+
+
+@router.get("/messages")
+def messages(bucket: Bucket = "day", since: Since = None, until: Until = None,
+             sub_account_id: SubAccount = None, as_of: AsOf = None,
+             ctx: Context = partner_access("analytics.read")) -> dict[str, Any]:
+    """Messages over time: `messages_sent` and `messages_received` per bucket.
+
+    Answer: `{since, until, sub_account_id, bucket, series: [{start, messages_sent,
+    messages_received}], totals: {messages_sent, messages_received}}`. The series holds
+    every bucket from `since` (or the first with usage) up to `until` (or the last with
+    usage), empty ones as zeros; at most 5,000 buckets. `sub_account_id` narrows to one
+    sub-account: usage belongs to the sub-account its line was in when the usage was
+    first recorded. `as_of` (ISO time or `position:<n>`) reads the figures as recorded
+    then.
+    """
+    window = _window(ctx, since=since, until=until, sub_account_id=sub_account_id,
+                     as_of=as_of)
+    return ctx.ledger.read_model.read(view.series, window=window, bucket=bucket,  # type: ignore[no-any-return]
+                                      figures=("messages_sent", "messages_received"))
+
+
+@router.get("/conversations")
+def conversations(bucket: Bucket = "day", since: Since = None, until: Until = None,
+                  sub_account_id: SubAccount = None, as_of: AsOf = None,
+                  ctx: Context = partner_access("analytics.read")) -> dict[str, Any]:
+    """New vs responded conversations over time, with the response rate of each bucket.
+
+    Answer: `{since, until, sub_account_id, bucket, series: [{start, new_conversations,
+    responded_conversations, response_rate}], totals: {…}}`. `response_rate` is
+    responded / new conversations to four places (0.4321), `null` without new
+    conversations. Buckets, window, sub-account and `as_of` as for `/messages`.
+    """
+    window = _window(ctx, since=since, until=until, sub_account_id=sub_account_id,
+                     as_of=as_of)
+    return ctx.ledger.read_model.read(  # type: ignore[no-any-return]
+        view.series, window=window, bucket=bucket,
+        figures=("new_conversations", "responded_conversations", "response_rate"))
+
+
+@router.get("/response-rate")
+def response_rate(since: Since = None, until: Until = None, as_of: AsOf = None,
+                  ctx: Context = partner_access("analytics.read")) -> dict[str, Any]:
+    """Response rate overall and per sub-account, over the window.
+
+    Answer: `{since, until, overall: {new_conversations, responded_conversations,
+    response_rate}, by_sub_account: [{sub_account_id, name, new_conversations,
+    responded_conversations, response_rate}]}`; the Available pool's usage has
+    `sub_account_id` null and name "Unassigned".
+    """
+    window = _window(ctx, since=since, until=until, sub_account_id=None, as_of=as_of)
+    return ctx.ledger.read_model.read(view.response_rates, window=window)  # type: ignore[no-any-return]
+
+
+@router.get("/volume-limit-hits")
+def volume_limit_hits(bucket: Bucket = "day", since: Since = None, until: Until = None,
+                      sub_account_id: SubAccount = None, as_of: AsOf = None,
+                      ctx: Context = partner_access("analytics.read")) -> dict[str, Any]:
+    """Volume-limit hits over time, and the lines that hit the limit most.
+
+    Answer: `{since, until, sub_account_id, bucket, series: [{start, volume_limit_hits}],
+    totals: {volume_limit_hits}, top_lines: [{line_id, phone_number, status,
+    volume_limit_hits}]}` (at most 20 lines, most hits first). Buckets, window,
+    sub-account and `as_of` as for `/messages`.
+    """
+    window = _window(ctx, since=since, until=until, sub_account_id=sub_account_id,
+                     as_of=as_of)
+    return ctx.ledger.read_model.read(view.volume_limit_hits, window=window, bucket=bucket)  # type: ignore[no-any-return]
+
+
+@router.get("/sub-accounts")
+def sub_accounts(since: Since = None, until: Until = None, as_of: AsOf = None,
+                 ctx: Context = partner_access("analytics.read")) -> dict[str, Any]:
+    """Sub-accounts compared, ranked by response rate (best first; those without new
+    conversations last; ties by name).
+
+    Answer: `{since, until, overall: {messages_sent, messages_received, new_conversations,
+    responded_conversations, volume_limit_hits, response_rate}, data: [{rank,
+    sub_account_id, name, status, lines, messages_sent, messages_received,
+    new_conversations, responded_conversations, volume_limit_hits, response_rate}]}` where
+    `lines` counts the lines that reported usage in the window.
+    """
+    window = _window(ctx, since=since, until=until, sub_account_id=None, as_of=as_of)
+    return ctx.ledger.read_model.read(view.compare_sub_accounts, window=window)  # type: ignore[no-any-return]
