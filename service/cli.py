@@ -71,6 +71,42 @@ def create_admin_key(
     ledger.close()
 
 
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Fill an EMPTY database with a demo partner: sub-accounts, lines in every status,
+    three months of usage, invoices and alerts. Prints the partner id and an admin key."""
+    from datetime import UTC, datetime, timedelta
+
+    from service.seed import DAYS, DatabaseNotEmpty, database_is_empty
+    from service.seed import seed_demo as play
+
+    settings = Settings()
+    until = None
+    if settings.clock == "system":
+        # History is played on a manual clock that ends at the real time now.
+        until = datetime.now(UTC)
+        start = (until - timedelta(days=DAYS)).replace(hour=0, minute=0, second=0,
+                                                        microsecond=0)
+        settings = settings.model_copy(update={"clock": "manual", "clock_start": start})
+    ledger = build(settings)
+    try:
+        if not database_is_empty(ledger):
+            raise DatabaseNotEmpty(
+                "the database is not empty; seed-demo only fills an empty database "
+                "(point PORTAL_DATABASE_URL at a new one)")
+        with console.status("Playing three months of a demo partner…") as status:
+            seeded = play(ledger, until=until, progress=lambda text: status.update(text))
+    except DatabaseNotEmpty as e:
+        console.print(f"[red]{e}[/red]")
+        sys.exit(1)
+    finally:
+        ledger.close()
+    console.print(f"Seeded {seeded.events} events from {seeded.start:%Y-%m-%d} to "
+                  f"{seeded.until:%Y-%m-%d}; {seeded.invoices} invoices.")
+    print(f"partner id: {seeded.partner_id}")
+    print(f"admin key token: {seeded.admin_token}")
+
+
 cli_audit.register(app)
 
 if __name__ == "__main__":
