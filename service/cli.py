@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import signal
 import sys
+import threading
 
 import typer
 from rich.console import Console
@@ -24,22 +28,49 @@ CLI_ACTOR = Actor(key_id="cli", role="platform:admin")
 def serve(
     host: str | None = typer.Option(None, help="Listen address (default PORTAL_HOST)."),
     port: int | None = typer.Option(None, help="Listen port (default PORTAL_PORT)."),
+    workers: int = typer.Option(1, min=1, help="API processes (use PostgreSQL for more than 1)."),
 ) -> None:
     """Serve the HTTP API (settings from PORTAL_* environment variables)."""
     import uvicorn
 
-    from service.api.app import create_app
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
-    ledger = build(settings)
+    if workers > 1 and not settings.is_postgres:
+        console.print("[red]--workers > 1 needs PostgreSQL (PORTAL_DATABASE_URL)[/red]")
+        sys.exit(2)
     if settings.admin_token is None:
+        # Every worker must accept the same token: generate it once, here.
+        os.environ["PORTAL_ADMIN_TOKEN"] = secrets.token_urlsafe(32)
         console.print("[bold]Platform admin token (development only; set PORTAL_ADMIN_TOKEN "
                       "in production):[/bold]")
-        print(ledger.admin_token, flush=True)
-    console.print(f"Database: {settings.database_url}  clock: {settings.clock}")
-    uvicorn.run(create_app(ledger), host=host or settings.host, port=port or settings.port,
+        print(os.environ["PORTAL_ADMIN_TOKEN"], flush=True)
+    console.print(f"Database: {settings.database_url}  clock: {settings.clock}  "
+                  f"workers: {workers}")
+    build(Settings()).close()  # create the tables once, before the workers race to
+    uvicorn.run("service.api.main:app_from_environment", factory=True,
+                host=host or settings.host, port=port or settings.port, workers=workers,
                 log_level="info")
+
+
+@app.command()
+def project(
+    poll: float = typer.Option(0.2, min=0.01, help="Seconds between looks at the log."),
+) -> None:
+    """Run the projections, policies and scheduled jobs as their own process: it follows
+    the log and keeps every view caught up (API processes then need PORTAL_SCHEDULER=false)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    ledger = build()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    ledger.scheduler.start()
+    console.print(f"Projecting {ledger.settings.database_url} every {poll}s")
+    try:
+        while not stop.is_set():
+            ledger.caught_up()
+            stop.wait(poll)
+    finally:
+        ledger.close()
 
 
 @app.command()

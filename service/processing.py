@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from projections.read_model import ReadModel
 from projections.runner import EventSource, ViewRunner, read_events
@@ -50,7 +50,13 @@ class Processor:
                 for react in self.reactions:
                     react(item.event)
             position = batch[-1].position
-            self.read_model.insert_tracking(Tracking(POLICIES_TRACKING, position))
+            try:
+                self.read_model.insert_tracking(Tracking(POLICIES_TRACKING, position))
+            except IntegrityError:
+                # Another process recorded this position or a later one first; the
+                # reactions are idempotent, so carry on from wherever it got to.
+                position = max(position, self.read_model.max_tracking_id(POLICIES_TRACKING)
+                               or 0)
             handled += len(batch)
         return handled
 

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     # How often a system-clock service looks for jobs that fell due and for events other
     # processes recorded (seconds).
     tick_seconds: float = Field(default=30.0, gt=0)
+    # Whether this process runs the scheduled jobs; API processes behind `ledger project`
+    # set it false (the jobs are idempotent either way).
+    scheduler: bool = True
     pool_size: int = Field(default=5, ge=1)
     max_overflow: int = Field(default=10, ge=0)
     aggregate_cache_size: int = Field(default=10_000, ge=0)

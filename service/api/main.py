@@ -1,0 +1,15 @@
+"""The app factory uvicorn workers import: each process builds its own `Ledger` from the
+environment (PORTAL_* settings), so API processes are stateless and interchangeable."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from service.api.app import create_app
+from service.bootstrap import build
+from service.settings import Settings
+
+
+def app_from_environment() -> FastAPI:
+    settings = Settings()
+    return create_app(build(settings), run_scheduler=settings.scheduler)
