@@ -111,26 +111,34 @@ def check_batch(rows: Sequence[Mapping[str, Any]], *, now: datetime,
         errors.append({"index": index, "field": field, "reason": reason})
 
     for index, row in enumerate(rows):
-        before = len(errors)
-        line_id = _parse_line_id(row.get("line_id"))
-        status = lines.get(str(line_id)) if line_id is not None else None
-        if status is None:
-            bad(index, "line_id", "no such line of this partner")
-        elif status == DELETED:
-            bad(index, "line_id", "the line is deleted")
-        hour = row.get("hour")
-        if not isinstance(hour, datetime):
-            bad(index, "hour", "hour must be an ISO-8601 time")
-        else:
-            for reason in hour_problems(hour, now=now):
-                bad(index, "hour", reason)
-        for field, reason in figure_problems(row):
-            bad(index, field, reason)
-        if len(errors) > before:
-            continue
-        assert line_id is not None and isinstance(hour, datetime)
-        usage = UsageRow(line_id=line_id, hour=hour.astimezone(UTC),
-                         figures=tuple(int(row[name]) for name in FIGURES))
+        line_text, hour = row.get("line_id"), row.get("hour")
+        status = lines.get(line_text) if isinstance(line_text, str) else None
+        figures = tuple(row.get(name) for name in FIGURES)
+        good = (status is not None and status != DELETED and isinstance(hour, datetime)
+                and hour.utcoffset() is not None and hour.minute == 0 and hour.second == 0
+                and hour.microsecond == 0 and hour <= now
+                and all(type(v) is int and v >= 0 for v in figures))
+        if not good:  # the slow path: say what is wrong, or accept another spelling
+            before = len(errors)
+            line_id = _parse_line_id(line_text)
+            status = lines.get(str(line_id)) if line_id is not None else None
+            if status is None:
+                bad(index, "line_id", "no such line of this partner")
+            elif status == DELETED:
+                bad(index, "line_id", "the line is deleted")
+            if not isinstance(hour, datetime):
+                bad(index, "hour", "hour must be an ISO-8601 time")
+            else:
+                for reason in hour_problems(hour, now=now):
+                    bad(index, "hour", reason)
+            for field, reason in figure_problems(row):
+                bad(index, field, reason)
+            if len(errors) > before:
+                continue
+            line_text = str(line_id)
+        assert isinstance(hour, datetime) and isinstance(line_text, str)
+        usage = UsageRow(line_id=UUID(line_text), hour=hour.astimezone(UTC),
+                         figures=figures)  # type: ignore[arg-type]
         if usage.key in seen:
             bad(index, "hour", f"repeats row {seen[usage.key]} (same line and hour)")
             continue
@@ -286,6 +294,10 @@ class FlagThresholds:
     volume_limit_hits: int = 10
     min_conversations: int = 20
     min_response_rate_percent: Decimal = Decimal(5)
+
+    def may_flag(self, figures: Sequence[int]) -> bool:
+        """A cheap first look at figures in FIGURES order: False means `reason` is None."""
+        return figures[4] >= self.volume_limit_hits or figures[2] >= self.min_conversations
 
     def reason(self, row: UsageRow) -> str | None:
         """Why the row's figures make its line suspect, naming them; None when they don't."""

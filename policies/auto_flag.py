@@ -31,7 +31,8 @@ class FlagsLines(Protocol):
 def react(event: Any, commands: FlagsLines, thresholds: FlagThresholds) -> None:
     if not isinstance(event, UsageLedger.UsageRecorded | UsageLedger.UsageCorrected):
         return
-    for row in decode_rows(event.day, event.rows):
+    suspects = [r for r in event.rows if thresholds.may_flag(r[2:])]
+    for row in decode_rows(event.day, suspects):
         reason = thresholds.reason(row)
         if reason is not None:
             commands.auto_flag(usage_ledger_id=event.originator_id, line_id=row.line_id,

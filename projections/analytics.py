@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aggregates.errors import InvalidInput
-from aggregates.usage import FIGURES, UsageLedger, decode_rows
+from aggregates.usage import FIGURES, UsageLedger
 from projections.sql import Sql
 from projections.times import api_time, stored
 
@@ -37,16 +37,35 @@ DDL = (
 )
 BUCKETS = ("hour", "day", "week")
 MAX_BUCKETS = 5_000
-_INSERT = (
-    "INSERT INTO v_usage (line_id, hour, position, partner_id, sub_account_id, recorded_at, "
-    + ", ".join(FIGURES) + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_COLUMNS = ("line_id, hour, position, partner_id, sub_account_id, recorded_at, "
+            + ", ".join(FIGURES))
+_INSERT_ROW = f"INSERT INTO v_usage ({_COLUMNS}) VALUES ({', '.join('?' * 11)})"
+# PostgreSQL takes a whole event's rows as eleven arrays: one statement, no per-row parsing.
+_INSERT_ARRAYS = (f"INSERT INTO v_usage ({_COLUMNS}) SELECT * FROM unnest("
+                  + ", ".join(["?::text[]", "?::text[]", "?::bigint[]", "?::text[]",
+                               "?::text[]", "?::text[]"] + ["?::bigint[]"] * len(FIGURES))
+                  + ")")
 _CHUNK = 500
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i:i + _CHUNK]
+
+
+def _insert(sql: Sql, values: Sequence[tuple[Any, ...]]) -> None:
+    if not values:
+        return
+    if sql.postgres:
+        sql.run(_INSERT_ARRAYS, *(list(column) for column in zip(*values, strict=True)))
+    else:
+        sql.many(_INSERT_ROW, values)
+
+
+def _hours(day: str) -> list[str]:
+    """The stored form of each hour of `day`, by hour of day."""
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    return [stored(start + timedelta(hours=h)) for h in range(24)]
 
 
 def _current_sub_accounts(sql: Sql, line_ids: Sequence[str]) -> dict[str, str]:
@@ -60,35 +79,30 @@ def _current_sub_accounts(sql: Sql, line_ids: Sequence[str]) -> dict[str, str]:
 
 
 def _recorded_sub_accounts(sql: Sql, partner_id: str, day: str) -> dict[tuple[str, str], str]:
-    start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    hours = _hours(day)
     return {(r["line_id"], r["hour"]): r["sub_account_id"] for r in sql.all(
         "SELECT DISTINCT line_id, hour, sub_account_id FROM v_usage WHERE partner_id = ? "
-        "AND hour >= ? AND hour < ?", partner_id, stored(start),
-        stored(start + timedelta(days=1)))}
+        "AND hour >= ? AND hour <= ?", partner_id, hours[0], hours[-1])}
 
 
 def apply(sql: Sql, position: int, event: Any) -> bool:
+    # Rows stay in their event form, [line_id, hour_of_day, *FIGURES]: no parsing per row.
     if isinstance(event, UsageLedger.UsageRecorded):
-        partner_id = str(event.partner_id)
-        rows = decode_rows(event.day, event.rows)
-        subs = _current_sub_accounts(sql, sorted({str(r.line_id) for r in rows}))
-        at = stored(event.timestamp)
-        sql.many(_INSERT, [
-            (str(r.line_id), stored(r.hour), position, partner_id,
-             subs.get(str(r.line_id), UNASSIGNED), at, *r.figures) for r in rows])
+        partner_id, at, hours = str(event.partner_id), stored(event.timestamp), _hours(event.day)
+        subs = _current_sub_accounts(sql, sorted({r[0] for r in event.rows}))
+        _insert(sql, [(r[0], hours[r[1]], position, partner_id, subs.get(r[0], UNASSIGNED), at,
+                       *r[2:]) for r in event.rows])
         return True
     if isinstance(event, UsageLedger.UsageCorrected):
-        partner_id = str(event.partner_id)
-        rows = decode_rows(event.day, event.rows)
+        partner_id, at, hours = str(event.partner_id), stored(event.timestamp), _hours(event.day)
         subs = _recorded_sub_accounts(sql, partner_id, event.day)
-        at = stored(event.timestamp)
         values = []
-        for row, previous in zip(rows, event.previous, strict=True):
-            line_id, hour = str(row.line_id), stored(row.hour)
-            deltas = [new - int(old) for new, old in zip(row.figures, previous, strict=True)]
-            values.append((line_id, hour, position, partner_id,
-                           subs.get((line_id, hour), UNASSIGNED), at, *deltas))
-        sql.many(_INSERT, values)
+        for row, previous in zip(event.rows, event.previous, strict=True):
+            hour = hours[row[1]]
+            deltas = [int(new) - int(old) for new, old in zip(row[2:], previous, strict=True)]
+            values.append((row[0], hour, position, partner_id,
+                           subs.get((row[0], hour), UNASSIGNED), at, *deltas))
+        _insert(sql, values)
         return True
     return False
 
