@@ -11,6 +11,7 @@ from service.api.problems import ApiProblem
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_POSITION = 2**63 - 1
 
 
 def encode_cursor(position: int | None) -> str | None:
@@ -25,9 +26,13 @@ def decode_cursor(cursor: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "after":
-            raise ValueError(prefix)
-        return int(number)
+        if prefix != "after" or not (number.isascii() and number.isdigit()):
+            raise ValueError(text)
+        position = int(number)
+        # Positions are BIGINTs; a larger one would overflow the database driver (500).
+        if position > MAX_POSITION:
+            raise ValueError(text)
+        return position
     except ValueError:
         raise ApiProblem(422, "validation_error", "cursor is not one this API issued") from None
 
