@@ -1,0 +1,110 @@
+"""Random line histories within a period: the invoice the views give equals the billing
+engine run over the log, live and after a rebuild, and the items sum to the subtotal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aggregates.base import Actor
+from aggregates.charges import billing_period
+from aggregates.errors import DomainError
+from aggregates.invoice_draft import draft_invoice
+from aggregates.line_days import day_counts
+from service.bootstrap import Ledger
+from service.verification import _LogState
+from tests.conftest import START
+
+OPS = Actor(key_id="ops", role="operations")
+SUPPORT = Actor(key_id="support", role="platform:support")
+PRICING = st.sampled_from([
+    {"structure": "standard", "unit_amount": 3000},
+    {"structure": "tiered", "mode": "graduated",
+     "tiers": [{"up_to": 2, "unit_amount": 3100}, {"up_to": None, "unit_amount": 1700}]},
+    {"structure": "tiered", "mode": "volume",
+     "tiers": [{"up_to": 3, "unit_amount": 2999}, {"up_to": None, "unit_amount": 1999}]},
+])
+STEP = st.tuples(st.integers(0, 30 * 24 - 1), st.sampled_from(
+    ["provision", "provision_into", "assign", "unassign", "move", "delete"]),
+    st.integers(0, 9), st.integers(0, 2))
+
+
+def _log_draft(ledger: Ledger, pid: Any, start: Any, end: Any) -> Any:
+    state = _LogState()
+    after = 0
+    while batch := ledger.app.recorder.select_notifications(start=after, limit=500,
+                                                            inclusive_of_start=False):
+        for notification in batch:
+            state.follow(ledger.app.mapper.to_domain_event(notification))
+        after = batch[-1].id
+    partner = state.partners[str(pid)]
+    counts = day_counts(state.lines.get(str(pid), {}).values(), period_start=start.date(),
+                        period_end=end.date())
+    return draft_invoice(counts=counts, days_in_period=(end - start).days,
+                         pricing=partner.pricing_at(start), names=state.names,
+                         discounts=partner.active_discounts(),
+                         credit_balance=partner.credit_balance)
+
+
+def test_the_views_invoice_equals_the_engine_over_the_log_live_and_rebuilt(
+    ledger: Ledger,
+) -> None:
+    @given(pricing=PRICING, steps=st.lists(STEP, min_size=1, max_size=25))
+    @settings(max_examples=8, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def check(pricing: dict[str, Any], steps: list[tuple[int, str, int, int]]) -> None:
+        app = ledger.app
+        begin = ledger.clock.now()
+        pid = app.create_partner(name="Prop", currency="USD",
+                                 billing_anchor_day=begin.day if begin.day <= 28 else 1,
+                                 pricing=pricing, actor=OPS).id
+        partner = app.partner(pid)
+        start, end = billing_period(anchor_day=partner.billing_anchor_day, containing=begin)
+        subs = [app.create_sub_account(partner_id=pid, name=f"C{i} – Sales", actor=OPS).id
+                for i in range(3)]
+        lines: list[Any] = []
+        for hour, action, line_index, sub_index in sorted(steps):
+            moment = begin + timedelta(hours=hour)
+            if moment >= end:
+                continue
+            if moment > ledger.clock.now():
+                ledger.clock.set(moment)
+            line = lines[line_index % len(lines)] if lines else None
+            try:
+                if action.startswith("provision") or line is None:
+                    lines.append(app.provision_line(
+                        partner_id=pid, phone_number=None, actor=OPS,
+                        sub_account_id=subs[sub_index] if action == "provision_into" else None,
+                    ).id)
+                elif action == "assign":
+                    app.assign_line(partner_id=pid, line_id=line, sub_account_id=subs[sub_index],
+                                    actor=OPS)
+                elif action == "unassign":
+                    app.unassign_line(partner_id=pid, line_id=line, actor=OPS)
+                elif action == "move":
+                    app.request_line_move(partner_id=pid, line_id=line,
+                                          sub_account_id=subs[sub_index], actor=OPS)
+                    app.approve_line_move(partner_id=pid, line_id=line, actor=SUPPORT)
+                else:
+                    app.line_step(partner_id=pid, line_id=line, step="request_delete",
+                                  actor=OPS)
+                    app.approve_line_delete(partner_id=pid, line_id=line, actor=SUPPORT)
+            except DomainError:
+                pass
+        ledger.caught_up()
+
+        live = ledger.billing.draft(app.partner(pid), start=start, end=end)
+        from_log = _log_draft(ledger, pid, start, end)
+        ledger.processor.rebuild()
+        rebuilt = ledger.billing.draft(app.partner(pid), start=start, end=end)
+
+        assert live.items == from_log.items == rebuilt.items
+        assert live.subtotal == from_log.subtotal == rebuilt.subtotal
+        assert sum(item["amount"] for item in live.items) == live.subtotal
+        ledger.clock.set(end + timedelta(days=1))
+
+    check()
+    assert ledger.clock.now() >= START
