@@ -3,7 +3,7 @@ volume-limit hits; overall, per sub-account, and sub-accounts compared."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -19,13 +19,17 @@ router = APIRouter(prefix="/v1/partners/{pid}/analytics", tags=["analytics"])
 Bucket = Annotated[Literal["hour", "day", "week"],
                    Query(description="Bucket width: hour, day or ISO week (from Monday "
                                      "00:00 UTC).")]
-Since = Annotated[datetime | None, Query(description="Usage hours at or after this time.")]
-Until = Annotated[datetime | None, Query(description="Usage hours before this time.")]
+Since = Annotated[datetime | None,
+                  Query(description="Usage hours at or after this time (UTC if no zone).")]
+Until = Annotated[datetime | None,
+                  Query(description="Usage hours before this time (UTC if no zone).")]
 SubAccount = Annotated[UUID | None, Query(description="Only this sub-account's usage.")]
 
 
 def _window(ctx: Context, *, since: datetime | None, until: datetime | None,
             sub_account_id: UUID | None, as_of: str | None) -> view.Window:
+    since, until = (t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
+                    for t in (since, until))
     if since is not None and until is not None and until <= since:
         raise InvalidInput("until must be later than since")
     position = None
