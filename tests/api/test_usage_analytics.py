@@ -8,9 +8,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 
+from aggregates.usage import UsageLedger
+from policies import auto_flag
 from tests.api.conftest import ADMIN, Portal, make_portal
 from tests.api.helpers import assert_problem, log_position, provision, sub_account
 
@@ -304,3 +307,8 @@ def test_a_line_over_a_threshold_is_flagged_by_the_policy_and_its_sending_paused
         "corrected"] == 2
     assert portal.ok("GET", f"/lines/{noisy}")["status"] == "active"
     assert log_position(portal.client) == position + 1
+    # A restart that hands the policy the first event again changes nothing either.
+    ledger = portal.client.app.state.ledger  # type: ignore[attr-defined]
+    day = UsageLedger.id_for(partner_id=UUID(portal.partner_id), day=START.date())
+    assert not ledger.usage.auto_flag(usage_ledger_id=day, line_id=UUID(noisy), hour=START,
+                                      reason="again", actor=auto_flag.ACTOR)
