@@ -19,5 +19,6 @@ class ClosesCycles(Protocol):
     def close_due_cycles(self, at: datetime) -> list[Any]: ...
 
 
-def run(billing: ClosesCycles, at: datetime) -> None:
-    billing.close_due_cycles(at)
+def run(billing: ClosesCycles, at: datetime) -> bool:
+    """True when it changed something."""
+    return bool(billing.close_due_cycles(at))

@@ -19,5 +19,6 @@ class RetriesPayments(Protocol):
     def retry_due_payments(self, at: datetime) -> list[Any]: ...
 
 
-def run(billing: RetriesPayments, at: datetime) -> None:
-    billing.retry_due_payments(at)
+def run(billing: RetriesPayments, at: datetime) -> bool:
+    """True when it changed something."""
+    return bool(billing.retry_due_payments(at))

@@ -28,7 +28,7 @@ _RESOLUTION = timedelta(seconds=1)
 class Job:
     name: str
     trigger: BaseTrigger
-    run: Callable[[datetime], None]
+    run: Callable[[datetime], object]  # a truthy answer: it recorded something
 
 
 class Scheduler:
@@ -44,8 +44,10 @@ class Scheduler:
         self.jobs.append(job)
 
     def _fire(self, job: Job, at: datetime) -> None:
-        job.run(at)
-        self.after_job()
+        # A job that recorded nothing leaves the views as they were: skip the catch-up
+        # (an hourly job over a months-long manual-clock jump fires thousands of times).
+        if job.run(at) is not False:
+            self.after_job()
 
     def start(self) -> None:
         """Starts APScheduler in the background (system clock only)."""
