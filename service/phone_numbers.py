@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import phonenumbers
@@ -13,10 +14,15 @@ from aggregates.errors import InvalidInput
 _ALLOCATION_AREAS = ("415", "628", "510", "650", "925")
 
 
+_E164 = re.compile(r"\+[1-9][0-9]{7,14}", re.ASCII)
+
+
 def to_e164(raw: str) -> str:
-    """The number in E.164 form; 422 unless it is a valid number written as +<digits>."""
+    """The number itself; 422 unless it is written in E.164 (+ and 8 to 15 ASCII digits,
+    nothing else: `phonenumbers` alone would read vanity letters, extensions and other
+    spellings leniently into some other number) and is a valid number."""
     text = raw.strip()
-    if not text.startswith("+"):
+    if not _E164.fullmatch(text):
         raise InvalidInput("phone_number must be in E.164 form, e.g. +14155550123")
     try:
         parsed = phonenumbers.parse(text, None)
