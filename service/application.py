@@ -237,25 +237,21 @@ class LedgerApplication(Application[UUID]):
         self.save(sub, primary, released, *lines)
         return sub
 
-    def _sub_account_step(self, *, partner_id: UUID, sub_account_id: UUID, step: str,
-                          actor: Actor, **kwargs: Any) -> SubAccount:
-        sub = self.sub_account(partner_id, sub_account_id)
-        getattr(sub, step)(actor=actor, at=self.clock.now(), **kwargs)
-        extra = []
-        if sub.is_terminal:
-            extra.append(self._release(kind=NAME, partner_id=partner_id,
-                                       value=normalise_name(sub.name), holder_id=sub.id,
-                                       actor=actor))
-        self.save(sub, *extra)
-        return sub
-
     @retried
     def sub_account_step(self, *, partner_id: UUID, sub_account_id: UUID, step: str,
                          actor: Actor, reason: str | None = None) -> SubAccount:
-        """reject/cancel a merge; request/approve/reject/cancel a delete."""
+        """reject/cancel a merge; request/approve/reject/cancel a delete. A sub-account
+        that ends (deleted) frees its name in the same transaction."""
+        sub = self.sub_account(partner_id, sub_account_id)
         kwargs: dict[str, Any] = {"reason": reason} if step.startswith("reject") else {}
-        return self._sub_account_step(partner_id=partner_id, sub_account_id=sub_account_id,
-                                      step=step, actor=actor, **kwargs)
+        getattr(sub, step)(actor=actor, at=self.clock.now(), **kwargs)
+        touched: list[LedgerAggregate] = [sub]
+        if sub.is_terminal:
+            touched.append(self._release(kind=NAME, partner_id=partner_id,
+                                         value=normalise_name(sub.name), holder_id=sub.id,
+                                         actor=actor))
+        self.save(*touched)
+        return sub
 
     # -- lines -----------------------------------------------------------------------------
 
