@@ -43,11 +43,14 @@ class Scheduler:
     def add(self, job: Job) -> None:
         self.jobs.append(job)
 
-    def _fire(self, job: Job, at: datetime) -> None:
-        # A job that recorded nothing leaves the views as they were: skip the catch-up
-        # (an hourly job over a months-long manual-clock jump fires thousands of times).
-        if job.run(at) is not False:
-            self.after_job()
+    def _fire(self, job: Job, at: datetime) -> bool:
+        """Runs the job; False when it reported recording nothing. Such a job leaves the
+        views as they were, so the catch-up is skipped (an hourly job over a months-long
+        manual-clock jump fires thousands of times)."""
+        if job.run(at) is False:
+            return False
+        self.after_job()
+        return True
 
     def start(self) -> None:
         """Starts APScheduler in the background (system clock only)."""
@@ -80,7 +83,8 @@ class Scheduler:
 
     def advance(self, to: datetime) -> list[tuple[str, datetime]]:
         """Moves the manual clock to `to`, running every job that falls due on the way,
-        each at its own time; returns the (job, time) firings in the order they ran."""
+        each at its own time; returns, in order, the (job, time) firings that recorded
+        something."""
         clock = self.clock
         if not isinstance(clock, ManualClock):
             raise TypeError("only a manual clock can be advanced")
@@ -93,9 +97,9 @@ class Scheduler:
             at, job = firing
             clock.set(at)
             log.info("running job %s at %s", job.name, at.isoformat())
-            self._fire(job, at)
+            if self._fire(job, at):
+                ran.append((job.name, at))
             cursors[job.name] = at
-            ran.append((job.name, at))
         clock.set(to)
         self.after_job()
         return ran
