@@ -20,6 +20,7 @@ from service.api.routes import (
     usage,
 )
 from service.bootstrap import Ledger
+from service.portal import web as portal
 
 
 def create_app(ledger: Ledger, *, run_scheduler: bool = True) -> FastAPI:
@@ -46,4 +47,5 @@ def create_app(ledger: Ledger, *, run_scheduler: bool = True) -> FastAPI:
     for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,
                    alerts):
         app.include_router(module.router)
+    portal.install(app)
     return app
