@@ -61,18 +61,30 @@ def period_charges(
     exact: dict[Bucket, Fraction] = {}
     line_days: dict[Bucket, int] = {}
     per_day: list[DayCharge] = []
+    # Most days of a period repeat the day before's counts: work each distinct day out
+    # once and weigh it by how often it occurs (exact arithmetic is costly).
+    distinct: dict[tuple[tuple[Bucket, int], ...], tuple[int, int, Fraction,
+                                                         dict[Bucket, Fraction]]] = {}
+    weight: dict[tuple[tuple[Bucket, int], ...], int] = {}
     for day in sorted(counts):
         day_counts = {bucket: c for bucket, c in counts[day].items() if c}
         if any(c < 0 for c in day_counts.values()):
             raise ValueError(f"negative line count on {day}")
-        lines = sum(day_counts.values())
-        price = monthly_price(pricing, lines)
-        amount = Fraction(price, days_in_period)
-        shares = {bucket: amount * c / lines for bucket, c in day_counts.items()}
-        for bucket, share in shares.items():
-            exact[bucket] = exact.get(bucket, Fraction(0)) + share
-            line_days[bucket] = line_days.get(bucket, 0) + day_counts[bucket]
+        key = tuple(sorted(day_counts.items(), key=lambda bc: (bc[0] is not None, bc[0] or "")))
+        if key not in distinct:
+            lines = sum(day_counts.values())
+            price = monthly_price(pricing, lines)
+            amount = Fraction(price, days_in_period)
+            distinct[key] = (lines, price, amount,
+                             {bucket: amount * c / lines for bucket, c in day_counts.items()})
+        weight[key] = weight.get(key, 0) + 1
+        lines, price, amount, shares = distinct[key]
+        for bucket, c in day_counts.items():
+            line_days[bucket] = line_days.get(bucket, 0) + c
         per_day.append(DayCharge(day=day, lines=lines, price=price, amount=amount, shares=shares))
+    for key, times in weight.items():
+        for bucket, share in distinct[key][3].items():
+            exact[bucket] = exact.get(bucket, Fraction(0)) + share * times
     order = _canonical(exact)
     exact = {bucket: exact[bucket] for bucket in order}
     line_days = {bucket: line_days[bucket] for bucket in order}

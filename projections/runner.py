@@ -47,8 +47,7 @@ class ViewRunner:
         self._lock = threading.Lock()
 
     def catch_up(self) -> int:
-        """Applies every event recorded so far; returns how many this call applied."""
-        applied = 0
+        """Applies every event recorded so far; returns the log position reached."""
         with self._lock:
             position = self.read_model.position()
             while batch := read_events(self.source, after=position):
@@ -57,9 +56,8 @@ class ViewRunner:
                 except IntegrityError:
                     position = self.read_model.position()
                     continue
-                applied += len(batch)
                 position = batch[-1].position
-        return applied
+        return position
 
     def rebuild(self) -> dict[str, int]:
         """Rebuilds every view from the start of the log; returns events applied per view."""

@@ -34,11 +34,13 @@ class Processor:
         """Catches the views and the policies up, repeating while policies record events."""
         with self._lock:
             while True:
-                self.views.catch_up()
-                if not self._run_policies():
+                reached = self.views.catch_up()
+                if not self._run_policies(views_at=reached):
                     return
 
-    def _run_policies(self) -> int:
+    def _run_policies(self, *, views_at: int) -> bool:
+        """Hands new events to the policies; True when the log has grown past `views_at`
+        (their reactions, or another process), so the views have more to catch up on."""
         position = self.read_model.max_tracking_id(POLICIES_TRACKING)
         if position is None:
             # A new database: policies start where the log starts. An existing log that
@@ -58,7 +60,9 @@ class Processor:
                 position = max(position, self.read_model.max_tracking_id(POLICIES_TRACKING)
                                or 0)
             handled += len(batch)
-        return handled
+        if not handled:
+            return False
+        return (self.source.recorder.max_notification_id() or 0) > views_at
 
     def rebuild(self) -> dict[str, int]:
         with self._lock:
