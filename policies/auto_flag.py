@@ -28,8 +28,10 @@ class FlagsLines(Protocol):
                   actor: Actor) -> bool: ...
 
 
+REACTS_TO = (UsageLedger.UsageRecorded, UsageLedger.UsageCorrected)
+
 def react(event: Any, commands: FlagsLines, thresholds: FlagThresholds) -> None:
-    if not isinstance(event, UsageLedger.UsageRecorded | UsageLedger.UsageCorrected):
+    if not isinstance(event, REACTS_TO):
         return
     suspects = [r for r in event.rows if thresholds.may_flag(r[2:])]
     for row in decode_rows(event.day, suspects):

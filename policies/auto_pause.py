@@ -14,6 +14,7 @@ from aggregates.line import Line
 
 NAME = "auto_pause"
 ACTOR = policy_actor(NAME)
+REACTS_TO = (Line.Flagged,)
 
 
 class PausesFlaggedLines(Protocol):
@@ -21,6 +22,6 @@ class PausesFlaggedLines(Protocol):
 
 
 def react(event: Any, commands: PausesFlaggedLines) -> None:
-    if isinstance(event, Line.Flagged):
+    if isinstance(event, REACTS_TO):
         commands.pause_flagged_line(line_id=event.originator_id,
                                     flag_version=event.originator_version)

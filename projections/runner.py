@@ -9,7 +9,7 @@ to record its position rolls back and the runner reads on from the new position.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, Notification
@@ -33,9 +33,9 @@ class Recorded(NamedTuple):
 
 
 def read_events(source: EventSource, *, after: int, limit: int = BATCH_SIZE,
-                stop: int | None = None) -> list[Recorded]:
+                stop: int | None = None, topics: Sequence[str] = ()) -> list[Recorded]:
     notifications = source.recorder.select_notifications(
-        start=after, limit=limit, stop=stop, inclusive_of_start=False
+        start=after, limit=limit, stop=stop, topics=topics, inclusive_of_start=False
     )
     return [Recorded(n.id, source.mapper.to_domain_event(n), n) for n in notifications]
 

@@ -107,6 +107,7 @@ def build(settings: Settings | None = None) -> Ledger:
         source=app, read_model=read_model,
         reactions=[lambda event: auto_pause.react(event, app),
                    lambda event: auto_flag.react(event, usage, thresholds)],
+        reacts_to=(*auto_pause.REACTS_TO, *auto_flag.REACTS_TO),
     )
     usage = Usage(app=app, read_model=read_model, caught_up=processor.run)
     alerts = Alerts(app=app, read_model=read_model, caught_up=processor.run)

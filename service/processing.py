@@ -7,27 +7,33 @@ reactions are saved, so a crash in between only hands them the same events again
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.utils import get_topic
 
 from projections.read_model import ReadModel
 from projections.runner import EventSource, ViewRunner, read_events
 
 POLICIES_TRACKING = "policies"
+# How far the policies' recorded position may lag the views before it is written anyway
+# (a policy pass re-reads at most this many positions, filtered by event type).
+TRACKING_LAG = 1000
 
 Reaction = Callable[[Any], None]
 
 
 class Processor:
     def __init__(self, *, source: EventSource, read_model: ReadModel,
-                 reactions: list[Reaction]) -> None:
+                 reactions: list[Reaction], reacts_to: Sequence[type]) -> None:
         self.views = ViewRunner(source, read_model)
         self.source = source
         self.read_model = read_model
         self.reactions = reactions
+        self.topics = [get_topic(cls) for cls in reacts_to]
         self._lock = threading.RLock()
 
     def run(self) -> None:
@@ -39,30 +45,34 @@ class Processor:
                     return
 
     def _run_policies(self, *, views_at: int) -> bool:
-        """Hands new events to the policies; True when the log has grown past `views_at`
-        (their reactions, or another process), so the views have more to catch up on."""
-        position = self.read_model.max_tracking_id(POLICIES_TRACKING)
-        if position is None:
-            # A new database: policies start where the log starts. An existing log that
-            # predates the policies' tracking would otherwise be reacted to again.
-            position = 0
-        handled = 0
-        while batch := read_events(self.source, after=position):
+        """Hands the events up to `views_at` that a policy reacts to over to the policies;
+        True when the log has grown past `views_at` (their reactions, or another
+        process), so the views have more to catch up on.
+
+        Only the reacted-to event types are read. The position is recorded when a
+        reaction ran, or when it would otherwise lag far behind, so that most commands
+        (which no policy reacts to) cost no extra transaction.
+        """
+        tracked = self.read_model.max_tracking_id(POLICIES_TRACKING) or 0
+        position, reacted = tracked, False
+        while batch := read_events(self.source, after=position, stop=views_at,
+                                   topics=self.topics):
             for item in batch:
                 for react in self.reactions:
                     react(item.event)
-            position = batch[-1].position
-            try:
-                self.read_model.insert_tracking(Tracking(POLICIES_TRACKING, position))
-            except IntegrityError:
-                # Another process recorded this position or a later one first; the
-                # reactions are idempotent, so carry on from wherever it got to.
-                position = max(position, self.read_model.max_tracking_id(POLICIES_TRACKING)
-                               or 0)
-            handled += len(batch)
-        if not handled:
+            position, reacted = batch[-1].position, True
+            self._track(position)
+        if not reacted and views_at - tracked < TRACKING_LAG:
             return False
+        if views_at > position:
+            self._track(views_at)
         return (self.source.recorder.max_notification_id() or 0) > views_at
+
+    def _track(self, position: int) -> None:
+        # Another process may have recorded this position or a later one first; the
+        # reactions are idempotent, so nothing is lost.
+        with contextlib.suppress(IntegrityError):
+            self.read_model.insert_tracking(Tracking(POLICIES_TRACKING, position))
 
     def rebuild(self) -> dict[str, int]:
         with self._lock:
