@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
@@ -28,6 +31,7 @@ from service.settings import Settings
 from service.usage import Usage
 
 log = logging.getLogger(__name__)
+SCHEMA_LOCK = 0x1ED6E2  # any fixed number: the advisory lock guarding table creation
 
 
 @dataclass
@@ -89,8 +93,31 @@ def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
     return ManualClock(start, persist=persist)
 
 
+@contextmanager
+def _schema_lock(settings: Settings) -> Iterator[None]:
+    """Serialises table creation between processes starting at once: PostgreSQL's
+    `CREATE ... IF NOT EXISTS` is not safe against a concurrent twin ("tuple
+    concurrently updated"). SQLite serialises its writers by itself."""
+    if not settings.is_postgres:
+        yield
+        return
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+
+
 def build(settings: Settings | None = None) -> Ledger:
     settings = settings or Settings()
+    with _schema_lock(settings):
+        ledger = _build(settings)
+    ledger.caught_up()
+    return ledger
+
+
+def _build(settings: Settings) -> Ledger:
     env = _env(settings)
     read_model = _read_model(env, postgres=settings.is_postgres)
     clock: Clock = (
@@ -124,5 +151,4 @@ def build(settings: Settings | None = None) -> Ledger:
     ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
                     processor=processor, scheduler=scheduler, billing=billing,
                     usage=usage, alerts=alerts, admin_token=admin_token)
-    processor.run()
     return ledger

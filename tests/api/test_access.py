@@ -395,4 +395,4 @@ def test_the_audit_trail_never_shows_a_key_s_secret(portal: Portal) -> None:
         ("ApiKey.Issued", "platform-admin")]
     assert issued[0]["data"]["role"] == "operations"
     assert not {"secret", "secret_hash", "token"} & issued[0]["data"].keys()
-    assert key["token"].rsplit("_", 1)[1] not in everything
+    assert key["token"].split("_", 2)[2] not in everything  # the secret may hold "_"
