@@ -335,6 +335,8 @@ class Context:
         self.postgres_problem = postgres_problem()
         self._big: dict[str, BigPartner] = {}
         self._scratch: list[Any] = []
+        self._million: Any = None
+        self._million_db: Any = None
 
     @property
     def backends(self) -> list[str]:
@@ -358,6 +360,31 @@ class Context:
                      f"{big.catch_up_seconds:.1f}s")
             self._big[backend] = big
         return self._big[backend]
+
+    def million(self) -> Any:
+        """The long log on PostgreSQL (1,000,000 events; 50,000 in quick mode), seeded and
+        caught up once, shared by the as-of, rebuild, export, view-read and HTTP benchmarks
+        (see `tests/bench/million.py`)."""
+        from tests.bench import million
+
+        if self._million is None:
+            if self.postgres_problem:
+                raise RuntimeError(self.postgres_problem)
+            sizes = million.QUICK if self.quick else million.FULL
+            db = scratch_postgres("million")
+            url = db.__enter__()
+            self._million_db = db
+            progress(f"seeding a log of {sizes.events:,} events on postgres")
+            self._million = million.seed(start_ledger(url), url, sizes)
+        return self._million
+
+    def release_million(self) -> None:
+        if self._million is not None:
+            self._million.ledger.close()
+            self._million = None
+        if self._million_db is not None:
+            self._million_db.__exit__(None, None, None)
+            self._million_db = None
 
     def release_big_partners(self) -> None:
         for big in self._big.values():
