@@ -387,7 +387,7 @@ def run(ctx: Context) -> dict[str, Any]:
                          f"{seconds:.0f}s of commands, then {seconds:.0f}s of reads")
                 label = f"{workers} worker{'s' if workers > 1 else ''}"
                 commands, reads = Commands(log, THREADS), Reads(log, THREADS)
-                kept, fresh = keep_alive_probe(server)
+                kept, fresh = keep_alive_probe(server, n=30 if ctx.quick else 100)
                 health = drive(server, "healthz", Health(), threads=THREADS,
                                seconds=seconds / 2, max_requests=cap)
                 drive(server, "warm-up", commands, threads=THREADS, seconds=warmup,
