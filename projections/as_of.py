@@ -94,11 +94,10 @@ def count_and_checkpoint(sql: Sql, *, first: int, last: int) -> None:
                        "AND position <= ? AND partner_id IS NOT NULL GROUP BY partner_id",
                        first, last):
         pid, n = row["partner_id"], int(row["n"])
-        sql.run("INSERT INTO v_checkpoint_due (partner_id, events) VALUES (?, ?) "
-                "ON CONFLICT (partner_id) DO UPDATE SET events = v_checkpoint_due.events + ?",
-                pid, n, n)
-        if int(sql.scalar("SELECT events FROM v_checkpoint_due WHERE partner_id = ?",
-                          pid)) >= CHECKPOINT_EVERY:
+        due = sql.scalar("INSERT INTO v_checkpoint_due (partner_id, events) VALUES (?, ?) "
+                         "ON CONFLICT (partner_id) DO UPDATE SET "
+                         "events = v_checkpoint_due.events + ? RETURNING events", pid, n, n)
+        if int(due) >= CHECKPOINT_EVERY:
             checkpoint(sql, partner_id=pid, position=last)
 
 
