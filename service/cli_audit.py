@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from projections import billing, lines, sub_accounts
+from projections import alerts, analytics, billing, lines, sub_accounts
 from projections.as_of import AsOfError, resolve
 from service.as_of import view_source
 from service.bootstrap import build
@@ -69,6 +69,14 @@ def replay_command(
                 "invoices": source.read(billing.list_invoices, partner_id=pid, after_seq=0,
                                         limit=500)[0],
                 "my_status": source.read(billing.my_status, partner_id=pid, now=source.now),
+                # Analytics and alerts rows never change once written: read live up to
+                # the position, as the API does.
+                "analytics": ledger.read_model.read(
+                    analytics.totals, window=analytics.Window(partner_id=pid,
+                                                              as_of=source.position)),
+                "alerts": ledger.read_model.read(alerts.list_alerts, partner_id=pid,
+                                                 status="all", as_of=source.position,
+                                                 limit=500)[0],
             }
             print(json.dumps(views, indent=2))
     except AsOfError as e:

@@ -73,6 +73,8 @@ def test_replay_prints_the_views_as_they_stood_then(ledger: Ledger, cli_env: Cli
     views = json.loads(early.stdout)
     assert views["invoices"] == []
     assert views["billing_summary"]["period"]["start"] == "2026-01-01T00:00:00Z"
+    assert views["analytics"]["messages_sent"] == 0
+    assert isinstance(views["alerts"], list)
     assert bad.exit_code == 2
 
 
