@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InfrastructureFactory
@@ -49,6 +50,14 @@ class Ledger:
     alerts: Alerts
     admin_token: str
     replicas: ReplicaCache = field(default_factory=ReplicaCache)
+    known_partners: set[UUID] = field(default_factory=set)
+
+    def require_partner(self, partner_id: UUID) -> None:
+        """NotFound unless the partner exists. Partners are never deleted, so one found
+        is remembered and later requests skip the load."""
+        if partner_id not in self.known_partners:
+            self.app.partner(partner_id)
+            self.known_partners.add(partner_id)
 
     def caught_up(self) -> None:
         """Brings views and policies up to the end of the log: a read after a command

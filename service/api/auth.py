@@ -117,7 +117,7 @@ class Context:
 def partner_access(permission: str):
     def dependency(pid: UUID, ledger: LedgerDep, who: PrincipalDep) -> Context:
         permit(who, permission, partner_id=pid)
-        ledger.app.partner(pid)  # 404 for a partner that does not exist
+        ledger.require_partner(pid)  # 404 for a partner that does not exist
         return Context(ledger=ledger, who=who, partner_id=pid)
 
     return Depends(dependency)
