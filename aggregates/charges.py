@@ -8,10 +8,12 @@ items are rounded with `allocate` so that they sum exactly to the rounded subtot
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from functools import cached_property
 
 from aggregates.errors import InvalidInput
 from aggregates.money import allocate, round_half_even
@@ -35,7 +37,13 @@ class DayCharge:
     lines: int
     price: int
     amount: Fraction
-    shares: dict[Bucket, Fraction]
+    counts: Mapping[Bucket, int]
+
+    @cached_property
+    def shares(self) -> dict[Bucket, Fraction]:
+        """Each bucket's exact share of the day's amount (worked out when asked for: only
+        the charge explanation needs it)."""
+        return {bucket: self.amount * c / self.lines for bucket, c in self.counts.items()}
 
 
 @dataclass(frozen=True)
@@ -58,33 +66,31 @@ def period_charges(
         raise ValueError(f"days_in_period must be positive, got {days_in_period}")
     if len(counts) > days_in_period:
         raise ValueError(f"{len(counts)} days of counts for a {days_in_period}-day period")
-    exact: dict[Bucket, Fraction] = {}
     line_days: dict[Bucket, int] = {}
     per_day: list[DayCharge] = []
-    # Most days of a period repeat the day before's counts: work each distinct day out
-    # once and weigh it by how often it occurs (exact arithmetic is costly).
-    distinct: dict[tuple[tuple[Bucket, int], ...], tuple[int, int, Fraction,
-                                                         dict[Bucket, Fraction]]] = {}
-    weight: dict[tuple[tuple[Bucket, int], ...], int] = {}
+    # Bucket b's exact amount is Σ_d price_d · c_db / (n_d · D). Summed in integers over
+    # the common denominator L · D (L = lcm of the day's line counts), it needs one
+    # Fraction per bucket instead of several per day and bucket.
+    terms: list[tuple[int, int, dict[Bucket, int]]] = []
     for day in sorted(counts):
         day_counts = {bucket: c for bucket, c in counts[day].items() if c}
         if any(c < 0 for c in day_counts.values()):
             raise ValueError(f"negative line count on {day}")
-        key = tuple(sorted(day_counts.items(), key=lambda bc: (bc[0] is not None, bc[0] or "")))
-        if key not in distinct:
-            lines = sum(day_counts.values())
-            price = monthly_price(pricing, lines)
-            amount = Fraction(price, days_in_period)
-            distinct[key] = (lines, price, amount,
-                             {bucket: amount * c / lines for bucket, c in day_counts.items()})
-        weight[key] = weight.get(key, 0) + 1
-        lines, price, amount, shares = distinct[key]
+        lines = sum(day_counts.values())
+        price = monthly_price(pricing, lines)
         for bucket, c in day_counts.items():
             line_days[bucket] = line_days.get(bucket, 0) + c
-        per_day.append(DayCharge(day=day, lines=lines, price=price, amount=amount, shares=shares))
-    for key, times in weight.items():
-        for bucket, share in distinct[key][3].items():
-            exact[bucket] = exact.get(bucket, Fraction(0)) + share * times
+        if lines:
+            terms.append((price, lines, day_counts))
+        per_day.append(DayCharge(day=day, lines=lines, price=price,
+                                 amount=Fraction(price, days_in_period), counts=day_counts))
+    common = math.lcm(*(lines for _, lines, _ in terms)) if terms else 1
+    numerators: dict[Bucket, int] = {}
+    for price, lines, day_counts in terms:
+        scale = price * (common // lines)
+        for bucket, c in day_counts.items():
+            numerators[bucket] = numerators.get(bucket, 0) + scale * c
+    exact = {bucket: Fraction(n, common * days_in_period) for bucket, n in numerators.items()}
     order = _canonical(exact)
     exact = {bucket: exact[bucket] for bucket in order}
     line_days = {bucket: line_days[bucket] for bucket in order}

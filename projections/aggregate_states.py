@@ -9,6 +9,7 @@ disagree with the aggregate. `v_invoices` adds the columns invoices are listed b
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aggregates.invoice import Invoice
@@ -99,11 +100,17 @@ def partner_ids(sql: Sql) -> list[str]:
                                      "ORDER BY id")]
 
 
-def invoices(sql: Sql, *, partner_id: str, status: str | None = None) -> list[Invoice]:
+def invoices(sql: Sql, *, partner_id: str, status: str | None = None,
+             open_or_since: datetime | None = None) -> list[Invoice]:
+    """A partner's invoices by period; `open_or_since` keeps only those still open or past
+    due, or whose period started at or after that time."""
     where, params = ["s.partner_id = ?"], [partner_id]
     if status:
         where.append("i.status = ?")
         params.append(status)
+    if open_or_since is not None:
+        where.append("(i.status IN ('open', 'past_due') OR i.period_start >= ?)")
+        params.append(stored(open_or_since))
     rows = sql.all(
         "SELECT s.state FROM v_invoices i JOIN v_states s ON s.id = i.id "
         f"WHERE {' AND '.join(where)} ORDER BY i.period_start", *params)

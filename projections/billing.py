@@ -5,7 +5,7 @@ pure billing arithmetic; nothing here walks every line for every day.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -105,7 +105,10 @@ def billing_summary(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, An
     accrued = draft_invoice(counts=so_far, days_in_period=(end - start).days,
                             pricing=partner.pricing_at(start), names={}, discounts=[],
                             credit_balance=0)
-    invoices = aggregate_states.invoices(sql, partner_id=partner_id)
+    # A card failure this period belongs to an invoice still unpaid, or to one whose
+    # dunning (at most 7 days) ran into this period: its period began at most two back.
+    invoices = aggregate_states.invoices(sql, partner_id=partner_id,
+                                         open_or_since=start - timedelta(days=62))
     outstanding = sum(inv.balance_due for inv in invoices if inv.status in OUTSTANDING)
     failures = [
         {"invoice_id": str(inv.id), "at": api_time(at), "reason": reason}
