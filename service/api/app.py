@@ -41,9 +41,9 @@ def create_app(ledger: Ledger, *, run_scheduler: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ledger = ledger
-    app.state.idempotency = IdempotencyStore(ledger.read_model, ledger.clock.now)
+    store = IdempotencyStore(ledger.read_model, ledger.clock.now)
     problems.install(app)
-    idempotency.install(app)
+    idempotency.install(app, store)
     for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,
                    alerts):
         app.include_router(module.router)

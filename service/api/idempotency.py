@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections.read_model import ReadModel
 from projections.times import stored
@@ -52,40 +54,87 @@ class IdempotencyStore:
                     scope, request_hash, status, body, stored(self.now()))  # type: ignore[arg-type]
 
 
-def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def idempotent_posts(request: Request,
-                               call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        key = request.headers.get(HEADER)
-        if request.method != "POST" or key is None:
-            return await call_next(request)
+class IdempotencyMiddleware:
+    """A plain ASGI middleware: requests other than a POST with the header pass straight
+    through, untouched and unbuffered."""
+
+    def __init__(self, app: ASGIApp, store: IdempotencyStore) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        key = headers.get(HEADER)
+        if key is None:
+            await self.app(scope, receive, send)
+            return
         if not key or len(key) > MAX_KEY_LENGTH:
-            return problem(422, "validation_error",
-                           f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters")
-        store: IdempotencyStore = request.app.state.idempotency
-        body = await request.body()
-        scope = _digest(request.headers.get("Authorization", "").encode(), key.encode())
-        request_hash = _digest(request.method.encode(), request.url.path.encode(), body)
-        lock = store.lock(scope)
+            refusal = problem(422, "validation_error",
+                              f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters")
+            await refusal(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        owner = _digest(headers.get("Authorization", "").encode(), key.encode())
+        request_hash = _digest(b"POST", scope["path"].encode(), body)
+        lock = self.store.lock(owner)
         await run_in_threadpool(lock.acquire)
         try:
-            seen = await run_in_threadpool(store.get, scope)
+            seen = await run_in_threadpool(self.store.get, owner)
             if seen is not None:
-                if seen["request_hash"] != request_hash:
-                    return problem(422, "idempotency_key_reused",
-                                   f"this {HEADER} was used with another request")
-                return Response(content=str(seen["body"]), status_code=int(seen["status"]),
-                                media_type=_media_type(int(seen["status"])),
-                                headers={"Idempotent-Replayed": "true"})
-            response = await call_next(request)
-            content = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
-            if response.status_code < 500:
-                await run_in_threadpool(store.put, scope, request_hash, response.status_code,
-                                        content.decode())
-            return Response(content=content, status_code=response.status_code,
-                            headers=dict(response.headers))
+                answer: Response = problem(422, "idempotency_key_reused",
+                                           f"this {HEADER} was used with another request") \
+                    if seen["request_hash"] != request_hash else Response(
+                        content=str(seen["body"]), status_code=int(seen["status"]),
+                        media_type=_media_type(int(seen["status"])),
+                        headers={"Idempotent-Replayed": "true"})
+                await answer(scope, receive, send)
+                return
+            status, chunks = await self._forward(scope, body, send)
+            if status < 500:
+                await run_in_threadpool(self.store.put, owner, request_hash, status,
+                                        b"".join(chunks).decode())
         finally:
             lock.release()
+
+    async def _forward(self, scope: Scope, body: bytes, send: Send) -> tuple[int, list[bytes]]:
+        """Runs the request with its body replayed; returns the status and body sent."""
+        delivered = False
+        status = 500
+        chunks: list[bytes] = []
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return {"type": "http.disconnect"}
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, replay, capture)
+        return status, chunks
+
+
+async def _read_body(receive: Receive) -> bytes:
+    parts = []
+    while True:
+        message = await receive()
+        parts.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def install(app: FastAPI, store: IdempotencyStore) -> None:
+    app.add_middleware(IdempotencyMiddleware, store=store)
 
 
 def _media_type(status: int) -> str:
