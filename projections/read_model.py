@@ -57,6 +57,13 @@ def _rebuilt_tables() -> list[str]:
 def _copy_table(source: Sql, target: Sql, table: str, *, chunk: int = 5000) -> None:
     source.cursor.execute(f"SELECT * FROM {table}")
     columns = [d[0] for d in source.cursor.description]
+    if target.postgres:
+        # COPY streams the rows in one statement: far fewer round trips than INSERTs.
+        with target.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            while rows := source.cursor.fetchmany(chunk):
+                for row in rows:
+                    copy.write_row(tuple(row))
+        return
     insert = (f"INSERT INTO {table} ({', '.join(columns)}) "
               f"VALUES ({', '.join('?' * len(columns))})")
     while rows := source.cursor.fetchmany(chunk):
