@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from aggregates.errors import InvalidInput
@@ -149,9 +150,15 @@ def _figures(row: dict[str, Any] | None) -> dict[str, int]:
     return {f: int((row or {}).get(f) or 0) for f in FIGURES}
 
 
-def response_rate(responded: int, new: int) -> float | None:
-    """responded / new conversations, to four places; None without new conversations."""
-    return round(responded / new, 4) if new else None
+_RATE_PLACES = Decimal("0.0001")
+
+
+def response_rate(responded: int, new: int) -> Decimal | None:
+    """responded / new conversations, exact then rounded half-even to four places; None
+    without new conversations."""
+    if not new:
+        return None
+    return (Decimal(responded) / Decimal(new)).quantize(_RATE_PLACES, rounding=ROUND_HALF_EVEN)
 
 
 def _with_rate(figures: dict[str, int]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from projections.as_of import AsOfError, resolve
 from service.as_of import view_source
 from service.bootstrap import build
 from service.exports import AUDIT_COLUMNS, INVOICE_COLUMNS, audit_rows, invoice_rows, write
+from service.json_numbers import json_numbers
 from service.verification import verify
 
 console = Console(stderr=True)
@@ -78,7 +79,7 @@ def replay_command(
                                                  status="all", as_of=source.position,
                                                  limit=500)[0],
             }
-            print(json.dumps(views, indent=2))
+            print(json.dumps(json_numbers(views), indent=2))
     except AsOfError as e:
         console.print(f"[red]{e}[/red]")
         sys.exit(2)

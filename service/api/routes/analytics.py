@@ -14,6 +14,7 @@ from projections import analytics as view
 from projections.as_of import resolve
 from service.api.auth import Context, partner_access
 from service.api.paging import AsOf
+from service.json_numbers import json_numbers
 
 router = APIRouter(prefix="/v1/partners/{pid}/analytics", tags=["analytics"])
 Bucket = Annotated[Literal["hour", "day", "week"],
@@ -24,6 +25,10 @@ Since = Annotated[datetime | None,
 Until = Annotated[datetime | None,
                   Query(description="Usage hours before this time (UTC if no zone).")]
 SubAccount = Annotated[UUID | None, Query(description="Only this sub-account's usage.")]
+
+
+def _read(ctx: Context, query: Any, /, **kwargs: Any) -> Any:
+    return json_numbers(ctx.ledger.read_model.read(query, **kwargs))
 
 
 def _window(ctx: Context, *, since: datetime | None, until: datetime | None,
@@ -60,7 +65,7 @@ def messages(bucket: Bucket = "day", since: Since = None, until: Until = None,
     """
     window = _window(ctx, since=since, until=until, sub_account_id=sub_account_id,
                      as_of=as_of)
-    return ctx.ledger.read_model.read(view.series, window=window, bucket=bucket,  # type: ignore[no-any-return]
+    return _read(ctx, view.series, window=window, bucket=bucket,  # type: ignore[no-any-return]
                                       figures=("messages_sent", "messages_received"))
 
 
@@ -77,7 +82,7 @@ def conversations(bucket: Bucket = "day", since: Since = None, until: Until = No
     """
     window = _window(ctx, since=since, until=until, sub_account_id=sub_account_id,
                      as_of=as_of)
-    return ctx.ledger.read_model.read(  # type: ignore[no-any-return]
+    return _read(ctx,   # type: ignore[no-any-return]
         view.series, window=window, bucket=bucket,
         figures=("new_conversations", "responded_conversations", "response_rate"))
 
@@ -93,7 +98,7 @@ def response_rate(since: Since = None, until: Until = None, as_of: AsOf = None,
     `sub_account_id` null and name "Unassigned".
     """
     window = _window(ctx, since=since, until=until, sub_account_id=None, as_of=as_of)
-    return ctx.ledger.read_model.read(view.response_rates, window=window)  # type: ignore[no-any-return]
+    return _read(ctx, view.response_rates, window=window)  # type: ignore[no-any-return]
 
 
 @router.get("/volume-limit-hits")
@@ -109,7 +114,7 @@ def volume_limit_hits(bucket: Bucket = "day", since: Since = None, until: Until 
     """
     window = _window(ctx, since=since, until=until, sub_account_id=sub_account_id,
                      as_of=as_of)
-    return ctx.ledger.read_model.read(view.volume_limit_hits, window=window, bucket=bucket)  # type: ignore[no-any-return]
+    return _read(ctx, view.volume_limit_hits, window=window, bucket=bucket)  # type: ignore[no-any-return]
 
 
 @router.get("/sub-accounts")
@@ -125,4 +130,4 @@ def sub_accounts(since: Since = None, until: Until = None, as_of: AsOf = None,
     `lines` counts the lines that reported usage in the window.
     """
     window = _window(ctx, since=since, until=until, sub_account_id=None, as_of=as_of)
-    return ctx.ledger.read_model.read(view.compare_sub_accounts, window=window)  # type: ignore[no-any-return]
+    return _read(ctx, view.compare_sub_accounts, window=window)  # type: ignore[no-any-return]
