@@ -119,8 +119,9 @@ class LedgerApplication(Application[UUID]):
     # -- partners and keys -----------------------------------------------------------------
 
     def create_partner(self, *, name: str, currency: str, billing_anchor_day: int,
-                       pricing: dict[str, Any], actor: Actor) -> Partner:
-        partner = Partner.create(id=uuid4(), name=name, currency=currency,
+                       pricing: dict[str, Any], actor: Actor,
+                       partner_id: UUID | None = None) -> Partner:
+        partner = Partner.create(id=partner_id or uuid4(), name=name, currency=currency,
                                  billing_anchor_day=billing_anchor_day, pricing=pricing,
                                  actor=actor, at=self.clock.now())
         self.save(partner)

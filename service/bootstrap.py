@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from collections.abc import Iterator
@@ -9,11 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
 from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
+from psycopg.sql import SQL, Identifier
 
 from aggregates.payments import SimulatedGateway
 from aggregates.usage import FlagThresholds
@@ -103,7 +106,7 @@ def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
 
 
 @contextmanager
-def _schema_lock(settings: Settings) -> Iterator[None]:
+def schema_lock(settings: Settings) -> Iterator[None]:
     """Serialises table creation between processes starting at once: PostgreSQL's
     `CREATE ... IF NOT EXISTS` is not safe against a concurrent twin ("tuple
     concurrently updated"). SQLite serialises its writers by itself."""
@@ -119,19 +122,28 @@ def _schema_lock(settings: Settings) -> Iterator[None]:
 
 
 def build(settings: Settings | None = None) -> Ledger:
+    """The service on one event store: the database PORTAL_DATABASE_URL names (partition
+    0 of a partitioned deployment; `service.partitions.build_cluster` builds them all)."""
     settings = settings or Settings()
-    with _schema_lock(settings):
-        ledger = _build(settings)
+    with schema_lock(settings):
+        ledger = build_partition(settings)
     ledger.caught_up()
     return ledger
 
 
-def _build(settings: Settings) -> Ledger:
+def _clock(read_model: ReadModel, settings: Settings) -> Clock:
+    return _manual_clock(read_model, settings) if settings.clock == "manual" else SystemClock()
+
+
+def build_partition(settings: Settings, *, clock: Clock | None = None,
+                    scheduler: Scheduler | None = None, job_suffix: str = "") -> Ledger:
+    """One event store with its views and policies. A partitioned deployment shares one
+    clock and one scheduler between its partitions; each partition adds its jobs to it."""
     env = _env(settings)
+    if settings.is_postgres:
+        _ensure_database(settings)
     read_model = _read_model(env, postgres=settings.is_postgres)
-    clock: Clock = (
-        _manual_clock(read_model, settings) if settings.clock == "manual" else SystemClock()
-    )
+    clock = clock or _clock(read_model, settings)
     app_env = {**env, "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
     app = LedgerApplication(env=app_env, clock=clock)
     thresholds = FlagThresholds(
@@ -147,17 +159,29 @@ def _build(settings: Settings) -> Ledger:
     )
     usage = Usage(app=app, read_model=read_model, caught_up=processor.run)
     alerts = Alerts(app=app, read_model=read_model, caught_up=processor.run)
-    scheduler = Scheduler(clock=clock, after_job=processor.run,
-                          tick_seconds=settings.tick_seconds)
+    scheduler = scheduler or Scheduler(clock=clock, after_job=processor.run,
+                                       tick_seconds=settings.tick_seconds)
     billing = Billing(app=app, read_model=read_model, gateway=SimulatedGateway(),
                       caught_up=processor.run)
     for job in (cycle_close, dunning):
-        scheduler.add(Job(name=job.NAME, trigger=job.TRIGGER,
+        scheduler.add(Job(name=job.NAME + job_suffix, trigger=job.TRIGGER,
                           run=lambda at, job=job: job.run(billing, at)))
-    scheduler.add(Job(name=alerts_job.NAME, trigger=alerts_job.TRIGGER,
+    scheduler.add(Job(name=alerts_job.NAME + job_suffix, trigger=alerts_job.TRIGGER,
                       run=lambda at: alerts_job.run(alerts, at)))
     admin_token = settings.admin_token or secrets.token_urlsafe(32)
     ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
                     processor=processor, scheduler=scheduler, billing=billing,
                     usage=usage, alerts=alerts, admin_token=admin_token)
     return ledger
+
+
+def _ensure_database(settings: Settings) -> None:
+    """Creates a partition's database on first start (partition 0's must exist)."""
+    url = urlparse(settings.database_url)
+    name = url.path.lstrip("/") or "postgres"
+    server = urlunparse(url._replace(path="/postgres"))
+    with psycopg.connect(server, autocommit=True, connect_timeout=5) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            conn.execute(SQL("CREATE DATABASE {}").format(Identifier(name)))

@@ -17,6 +17,7 @@ from aggregates.base import Actor
 from aggregates.errors import DomainError
 from service import cli_audit
 from service.bootstrap import build
+from service.partitions import build_cluster, home_partner_id
 from service.settings import Settings
 
 app = typer.Typer(help="Partner Ledger: event-sourced billing and lifecycle service.",
@@ -46,8 +47,8 @@ def serve(
                       "in production):[/bold]")
         print(os.environ["PORTAL_ADMIN_TOKEN"], flush=True)
     console.print(f"Database: {settings.database_url}  clock: {settings.clock}  "
-                  f"workers: {workers}")
-    build(Settings()).close()  # create the tables once, before the workers race to
+                  f"workers: {workers}  partitions: {settings.partitions}")
+    build_cluster(Settings()).close()  # create the tables once, before the workers race to
     listener = _listening_socket(host or settings.host, port or settings.port)
     uvicorn.run("service.api.main:app_from_environment", factory=True, fd=listener.fileno(),
                 workers=workers, log_level="info")
@@ -74,29 +75,30 @@ def project(
     """Run the projections, policies and scheduled jobs as their own process: it follows
     the log and keeps every view caught up (API processes then need PORTAL_SCHEDULER=false)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    ledger = build()
+    cluster = build_cluster()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    ledger.scheduler.start()
-    console.print(f"Projecting {ledger.settings.database_url} every {poll}s")
+    cluster.scheduler.start()
+    console.print(f"Projecting {cluster.settings.database_url} "
+                  f"({len(cluster.ledgers)} partitions) every {poll}s")
     try:
         while not stop.is_set():
-            ledger.caught_up()
+            cluster.caught_up()
             stop.wait(poll)
     finally:
-        ledger.close()
+        cluster.close()
 
 
 @app.command()
 def rebuild() -> None:
     """Rebuild every view from the event log and print the events each view applied."""
-    ledger = build()
+    cluster = build_cluster()
     with console.status("Rebuilding views from the log…"):
-        counts = ledger.processor.rebuild()
+        counts = cluster.rebuild()
     for name, count in counts.items():
         print(f"{name}: {count} events applied")
-    ledger.close()
+    cluster.close()
 
 
 @app.command("create-admin-key")
@@ -105,7 +107,7 @@ def create_admin_key(
     name: str = typer.Option("created by the CLI", help="A label for the key."),
 ) -> None:
     """Issue a platform key (support, auditor or admin) and print its token once."""
-    ledger = build()
+    ledger = build()  # platform keys live in the home partition, the one this opens
     try:
         key, token = ledger.app.issue_key(partner_id=None, role=role, name=name, actor=CLI_ACTOR)
     except DomainError as e:
@@ -141,7 +143,8 @@ def seed_demo() -> None:
                 "the database is not empty; seed-demo only fills an empty database "
                 "(point PORTAL_DATABASE_URL at a new one)")
         with console.status("Playing three months of a demo partner…") as status:
-            seeded = play(ledger, until=until, progress=lambda text: status.update(text))
+            seeded = play(ledger, until=until, progress=lambda text: status.update(text),
+                          partner_id=home_partner_id(settings.partitions))
     except DatabaseNotEmpty as e:
         console.print(f"[red]{e}[/red]")
         sys.exit(1)

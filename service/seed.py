@@ -129,7 +129,8 @@ def _next_midnight(at: datetime) -> datetime:
 
 
 def seed_demo(ledger: Ledger, *, until: datetime | None = None, seed: int = 2026,
-              progress: Callable[[str], None] | None = None) -> Seeded:
+              progress: Callable[[str], None] | None = None,
+              partner_id: UUID | None = None) -> Seeded:
     """Plays three months of a demo partner's life from the manual clock's next midnight
     to `until` (default: 91 days later); the clock ends at `until`."""
     clock = ledger.clock
@@ -147,7 +148,8 @@ def seed_demo(ledger: Ledger, *, until: datetime | None = None, seed: int = 2026
     clock.set(start)
     app = ledger.app
     partner = app.create_partner(name="Brightwave Messaging", currency="USD",
-                                 billing_anchor_day=1, pricing=PRICING, actor=PLATFORM)
+                                 billing_anchor_day=1, pricing=PRICING, actor=PLATFORM,
+                                 partner_id=partner_id)
     admin_key, admin_token = app.issue_key(partner_id=partner.id, role="admin",
                                            name="Demo admin", actor=PLATFORM)
     support_key, _ = app.issue_key(partner_id=None, role="support", name="Demo support",

@@ -5,10 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlunparse
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def partition_url(url: str, index: int) -> str:
+    """The database of partition `index` > 0, beside the one `url` names."""
+    if url.startswith("sqlite:"):
+        path = url.removeprefix("sqlite:///")
+        stem, dot, suffix = path.rpartition(".")
+        named = f"{stem}.p{index}.{suffix}" if dot and "/" not in suffix else f"{path}.p{index}"
+        return f"sqlite:///{named}"
+    parsed = urlparse(url)
+    database = parsed.path.lstrip("/") or "postgres"
+    return urlunparse(parsed._replace(path=f"/{database}_p{index}"))
 
 
 class Settings(BaseSettings):
@@ -30,6 +42,12 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1)
     max_overflow: int = Field(default=10, ge=0)
     aggregate_cache_size: int = Field(default=10_000, ge=0)
+    # Partners are spread by a stable hash of their id over this many event stores, each
+    # with its own events table, views and tracking (see docs/OPERATIONS.md). Partition 0
+    # is the database named by PORTAL_DATABASE_URL; partition i > 0 is its sibling
+    # (`<db>_p<i>` on PostgreSQL, `<file>.p<i>.db` on SQLite). Changing the count of a
+    # database that holds partners moves them: don't (migrating is not built).
+    partitions: int = Field(default=1, ge=1, le=64)
     # The auto-flag policy: a line is flagged when one hour of its usage reaches this many
     # volume-limit hits, or answers fewer than this percent of at least this many new
     # conversations.
@@ -47,6 +65,14 @@ class Settings(BaseSettings):
     @property
     def is_postgres(self) -> bool:
         return not self.database_url.startswith("sqlite:")
+
+    def partition(self, index: int) -> Settings:
+        """These settings for partition `index`: the same service, another database."""
+        if not 0 <= index < self.partitions:
+            raise ValueError(f"partition {index} of {self.partitions}")
+        if index == 0:
+            return self
+        return self.model_copy(update={"database_url": partition_url(self.database_url, index)})
 
     def persistence_env(self) -> dict[str, str]:
         """The eventsourcing library's environment for our database."""

@@ -8,7 +8,7 @@ billing engine computes what the invoice should say from the log alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,6 +48,8 @@ class Report:
     invoices_checked: int = 0
     mismatches: list[Mismatch] = field(default_factory=list)
     chain_break: Break | None = None
+    # Which event store the break is in, when there are several (positions are per store).
+    chain_partition: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,8 +62,17 @@ class Report:
             "invoices_checked": self.invoices_checked,
             "mismatches": [vars(m) | {"message": str(m)} for m in self.mismatches],
             "chain": None if self.chain_break is None else {
-                "position": self.chain_break.position, "problem": self.chain_break.problem},
+                "position": self.chain_break.position, "problem": self.chain_break.problem,
+                **({} if self.chain_partition is None else {"partition": self.chain_partition})},
         }
+
+    def include(self, other: Report, *, partition: int) -> None:
+        """Adds another partition's report to this one (the first chain break stays)."""
+        self.events_checked += other.events_checked
+        self.invoices_checked += other.invoices_checked
+        self.mismatches += other.mismatches
+        if self.chain_break is None and other.chain_break is not None:
+            self.chain_break, self.chain_partition = other.chain_break, partition
 
 
 @dataclass
@@ -184,6 +195,25 @@ def verify(ledger: Ledger, *, progress: Callable[[int, int], None] | None = None
         state.follow(event)
     report.mismatches += _view_mismatches(ledger, state)
     report.chain_break = hash_chain.first_break(_stored_log(ledger), _chained(ledger))
+    return report
+
+
+def verify_all(ledgers: Sequence[Ledger], *,
+               progress: Callable[[int, int], None] | None = None) -> Report:
+    """`verify` over every partition; with one partition, exactly `verify`."""
+    if len(ledgers) == 1:
+        return verify(ledgers[0], progress=progress)
+    report = Report()
+    done = 0
+    totals = [ledger.app.recorder.max_notification_id() or 0 for ledger in ledgers]
+
+    def overall(reached: int, _: int) -> None:
+        if progress:
+            progress(done + reached, sum(totals))
+
+    for index, ledger in enumerate(ledgers):
+        report.include(verify(ledger, progress=overall), partition=index)
+        done += totals[index]
     return report
 
 

@@ -46,7 +46,11 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(f"PostgreSQL unreachable ({e}); set REQUIRE_POSTGRES=1 to fail instead")
     yield _with_db(server, name)
     with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # Partitioned services create sibling databases `<name>_p<i>`.
+        siblings = [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{name}_p%",))]
+        for database in [name, *siblings]:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def empty_postgres(url: str) -> None:

@@ -20,18 +20,22 @@ from service.api.routes import (
     usage,
 )
 from service.bootstrap import Ledger
+from service.partitions import Cluster
 from service.portal import web as portal
 
 
-def create_app(ledger: Ledger, *, run_scheduler: bool = True) -> FastAPI:
+def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> FastAPI:
+    """The API over one store (a `Ledger`) or over every partition (a `Cluster`)."""
+    cluster = service if isinstance(service, Cluster) else Cluster.of(service)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_scheduler:
-            ledger.scheduler.start()
+            cluster.scheduler.start()
         try:
             yield
         finally:
-            ledger.scheduler.shutdown()
+            cluster.scheduler.shutdown()
 
     app = FastAPI(
         title="Partner Ledger",
@@ -40,8 +44,8 @@ def create_app(ledger: Ledger, *, run_scheduler: bool = True) -> FastAPI:
         "Errors are application/problem+json with a stable `code`.",
         lifespan=lifespan,
     )
-    app.state.ledger = ledger
-    store = IdempotencyStore(ledger.read_model, ledger.clock.now)
+    app.state.cluster = cluster
+    store = IdempotencyStore(cluster.home.read_model, cluster.home.clock.now)
     problems.install(app)
     idempotency.install(app, store)
     for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,

@@ -18,6 +18,7 @@ from aggregates.errors import NotFound
 from service.api.problems import ApiProblem
 from service.as_of import ViewSource, view_source
 from service.bootstrap import Ledger
+from service.partitions import Cluster
 
 BOOTSTRAP_ADMIN_ID = "platform-admin"
 
@@ -66,22 +67,37 @@ class Principal:
         return Actor(key_id=self.key_id, role=self.grant)
 
 
-def ledger_of(request: Request) -> Ledger:
-    return request.app.state.ledger  # type: ignore[no-any-return]
+def cluster_of(request: Request) -> Cluster:
+    return request.app.state.cluster  # type: ignore[no-any-return]
+
+
+ClusterDep = Annotated[Cluster, Depends(cluster_of)]
+
+
+def ledger_of(request: Request, cluster: ClusterDep) -> Ledger:
+    """The partition the request's partner lives in; the home partition for platform
+    requests (and for a malformed partner id, which the route then refuses)."""
+    pid = request.path_params.get("pid")
+    if pid is None or len(cluster.ledgers) == 1:
+        return cluster.home
+    try:
+        return cluster.for_partner(UUID(pid))
+    except ValueError:
+        return cluster.home
 
 
 LedgerDep = Annotated[Ledger, Depends(ledger_of)]
 
 
-def principal(request: Request, ledger: LedgerDep) -> Principal:
+def principal(request: Request, cluster: ClusterDep, ledger: LedgerDep) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiProblem(401, "unauthorized", "send Authorization: Bearer <token>")
     token = token.strip()
-    if hmac.compare_digest(token.encode(), ledger.admin_token.encode()):
+    if hmac.compare_digest(token.encode(), cluster.admin_token.encode()):
         return Principal(key_id=BOOTSTRAP_ADMIN_ID, role="admin", partner_id=None)
-    key = ledger.app.authenticate(token)
+    key = cluster.authenticate(token, first=ledger)
     if key is None:
         raise ApiProblem(401, "unauthorized", "unknown or revoked token")
     return Principal(key_id=str(key.id), role=key.role, partner_id=key.partner_id)
@@ -125,7 +141,8 @@ def partner_access(permission: str):
 
 @dataclass(frozen=True)
 class PlatformContext:
-    ledger: Ledger
+    cluster: Cluster
+    ledger: Ledger  # the home partition: platform keys, the clock
     who: Principal
 
     @property
@@ -134,8 +151,8 @@ class PlatformContext:
 
 
 def platform_access(permission: str):
-    def dependency(ledger: LedgerDep, who: PrincipalDep) -> PlatformContext:
+    def dependency(cluster: ClusterDep, who: PrincipalDep) -> PlatformContext:
         permit(who, permission)
-        return PlatformContext(ledger=ledger, who=who)
+        return PlatformContext(cluster=cluster, ledger=cluster.home, who=who)
 
     return Depends(dependency)

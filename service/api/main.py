@@ -1,15 +1,16 @@
-"""The app factory uvicorn workers import: each process builds its own `Ledger` from the
-environment (PORTAL_* settings), so API processes are stateless and interchangeable."""
+"""The app factory uvicorn workers import: each process builds its own `Cluster` of
+partitions from the environment (PORTAL_* settings), so API processes are stateless and
+interchangeable."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from service.api.app import create_app
-from service.bootstrap import build
+from service.partitions import build_cluster
 from service.settings import Settings
 
 
 def app_from_environment() -> FastAPI:
     settings = Settings()
-    return create_app(build(settings), run_scheduler=settings.scheduler)
+    return create_app(build_cluster(settings), run_scheduler=settings.scheduler)

@@ -14,7 +14,7 @@ PROBLEM_JSON = "application/problem+json"
 
 def log_position(client: TestClient) -> int:
     """The notification id of the last event in the log (0 when it is empty)."""
-    return client.app.state.ledger.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+    return client.app.state.cluster.home.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
 
 
 def assert_problem(response: Any, status: int, code: str) -> None:

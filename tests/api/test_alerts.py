@@ -74,7 +74,7 @@ def test_moving_the_clock_raises_each_time_driven_alert_once_and_resolves_ended_
     assert {a["kind"] for a in alerts(portal)} == {"card_expiring", "payment_failed"}
     assert {a["subject_id"] for a in alerts(portal, status="resolved")} >= {flagged, idle}
 
-    ledger = portal.client.app.state.ledger  # type: ignore[attr-defined]
+    ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
     position = log_position(portal.client)
     ledger.alerts.check(ledger.clock.now())
     assert log_position(portal.client) == position

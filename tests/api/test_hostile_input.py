@@ -16,7 +16,7 @@ EXAMPLES_PER_OPERATION = 4
 def _check(case: Any, portal: Portal) -> None:
     if "pid" in (case.path_parameters or {}):
         case.path_parameters["pid"] = portal.partner_id  # reach past the tenant check
-    ledger = portal.client.app.state.ledger  # type: ignore[attr-defined]
+    ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
     before = ledger.app.recorder.max_notification_id()
     headers = {**(case.headers or {}), **portal.as_("admin")}
     if case.path.startswith("/v1/admin") or case.path in ("/v1/partners", "/v1/api-keys"):

@@ -11,10 +11,10 @@ from fastapi.responses import JSONResponse
 from aggregates.errors import NotFound
 from projections import audit
 from projections.times import api_time, stored
-from service.api.auth import Context, LedgerDep, PlatformContext, partner_access, platform_access
+from service.api.auth import ClusterDep, Context, PlatformContext, partner_access, platform_access
 from service.api.paging import AsOf, PageDep
 from service.api.schemas import ClockMove, UtcDateTime
-from service.verification import verify
+from service.verification import verify_all
 
 router = APIRouter(tags=["operations"])
 
@@ -60,19 +60,20 @@ def verify_log(ctx: PlatformContext = platform_access("verify.run")) -> dict[str
     by cent, with what was issued and what the views hold; walks the hash chain over the
     stored log and names the first position where a stored event was changed, removed or
     reordered. `ok` is true only when nothing differs."""
-    return verify(ctx.ledger).as_json()
+    return verify_all(ctx.cluster.ledgers).as_json()
 
 
 @router.post("/v1/admin/projections/rebuild")
 def rebuild(ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
-    return {"views": ctx.ledger.processor.rebuild()}
+    return {"views": ctx.cluster.rebuild()}
 
 
 @router.get("/healthz", tags=["health"])
-def healthz(ledger: LedgerDep) -> JSONResponse:
+def healthz(cluster: ClusterDep) -> JSONResponse:
     try:
-        with ledger.read_model.reading() as sql:
-            sql.scalar("SELECT 1")
+        for ledger in cluster.ledgers:
+            with ledger.read_model.reading() as sql:
+                sql.scalar("SELECT 1")
     except Exception:
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})

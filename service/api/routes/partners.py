@@ -17,12 +17,10 @@ router = APIRouter(prefix="/v1", tags=["partners and keys"])
 @router.post("/partners", status_code=status.HTTP_201_CREATED)
 def create_partner(body: PartnerCreate,
                    ctx: PlatformContext = platform_access("partners.create")) -> dict[str, Any]:
-    ledger = ctx.ledger
-    partner = ledger.app.create_partner(
+    ledger, partner = ctx.cluster.create_partner(
         name=body.name, currency=body.currency, billing_anchor_day=body.billing_anchor_day,
         pricing=body.pricing, actor=ctx.actor,
     )
-    ledger.caught_up()
     return partner_json(partner, now=ledger.clock.now())
 
 
