@@ -169,7 +169,11 @@ def scratch_postgres(tag: str) -> Iterator[str]:
         yield _with_db(server_url(), name)
     finally:
         with psycopg.connect(server_url(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            # A partitioned service creates sibling databases `<name>_p<i>`.
+            siblings = [r[0] for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{name}_p%",))]
+            for database in [name, *siblings]:
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @contextmanager

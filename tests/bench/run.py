@@ -29,6 +29,7 @@ from tests.bench import (
     cycle_close,
     export,
     http_load,
+    partitions,
     rebuild,
     upcoming_invoice,
     usage_ingest,
@@ -44,6 +45,7 @@ OUTPUT = ROOT / "docs" / "BENCHMARKS.md"
 # released at the end.
 BENCHMARKS: dict[str, ModuleType] = {
     "commands": commands,
+    "partitions": partitions,
     "upcoming_invoice": upcoming_invoice,
     "view_reads": view_reads,
     "cycle_close": cycle_close,

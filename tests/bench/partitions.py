@@ -1,0 +1,199 @@
+"""Write throughput as partners are spread over more event stores (issue 7, scale-out).
+
+The library serialises every writer of one events table (it locks the table for each
+insert, so that notification ids commit in order): one table is the write ceiling, and
+more writer processes on it only queue. Here `WRITERS` processes, each with its own
+`Cluster` (as API workers have), command their own partner as fast as they can for a
+fixed time: line pause/resume, the same command as the in-process benchmark. The partners
+are picked so that they spread evenly over the partitions. The run is repeated with 1, 2
+and 4 partitions (one PostgreSQL, one database per partition), and twice for each:
+
+- commands alone: what the event stores take (views caught up afterwards, in one go);
+- each command followed by `caught_up()` of its partition, as the API answers.
+
+The 1-partition figure is the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlparse
+from uuid import UUID
+
+import psycopg
+
+from aggregates.line import PAUSED
+from service.partitions import Cluster, build_cluster, partition_of
+from tests.bench.common import (
+    OPS,
+    STANDARD,
+    Context,
+    figure,
+    phone_number,
+    progress,
+    scratch_postgres,
+    settings_for,
+)
+
+TITLE = "Write throughput against partitions (PostgreSQL)"
+WRITERS = 4
+LINES = 20
+PARTITION_COUNTS = (1, 2, 4)
+
+
+def _partner_ids(partitions: int, writers: int) -> list[UUID]:
+    """One partner per writer, round-robin over the partitions."""
+    from uuid import uuid4
+
+    wanted = [w % partitions for w in range(writers)]
+    found: list[UUID] = []
+    while len(found) < writers:
+        candidate = uuid4()
+        if partition_of(candidate, partitions) == wanted[len(found)]:
+            found.append(candidate)
+    return found
+
+
+def _provision(cluster: Cluster, partner_id: UUID) -> list[UUID]:
+    ledger = cluster.for_partner(partner_id)
+    app = ledger.app
+    app.create_partner(partner_id=partner_id, name="Writer", currency="USD",
+                       billing_anchor_day=1, pricing=STANDARD, actor=OPS)
+    sub = app.create_sub_account(partner_id=partner_id, name="Team", actor=OPS).id
+    lines = [app.provision_line(partner_id=partner_id, phone_number=phone_number(i),
+                                sub_account_id=sub, actor=OPS).id for i in range(LINES)]
+    ledger.caught_up()
+    return lines
+
+
+def _writer(url: str, partitions: int, partner_id: UUID, lines: list[UUID], catch_up: bool,
+            seconds: float, start: Any, results: Any) -> None:
+    """One writer process: commands its partner until the time is up; reports the count."""
+    cluster = build_cluster(settings_for(url, partitions=partitions, pool_size=2,
+                                         max_overflow=2))
+    done = -1  # reported when the writer fails, so the round ends at once
+    try:
+        ledger = cluster.for_partner(partner_id)
+        paused = {lid: ledger.app.line(partner_id, lid).sending == PAUSED for lid in lines}
+        start.wait()
+        done = 0
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            line = lines[done % len(lines)]
+            step = "resume" if paused[line] else "pause"
+            ledger.app.line_step(partner_id=partner_id, line_id=line, step=step, actor=OPS)
+            paused[line] = not paused[line]
+            if catch_up:
+                ledger.caught_up()
+            done += 1
+    finally:
+        results.put(done)
+        cluster.close()
+
+
+class LockSampler:
+    """Samples, every 20 ms while a round runs, what the writers' PostgreSQL backends are
+    doing: the share found waiting on a lock (the events table's, or the tracking row's)
+    shows how much of the time one table makes writers queue."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.stop = threading.Event()
+        self.waiting = self.active = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        database = urlparse(self.url).path.lstrip("/")
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.wait(0.02):
+                for wait_type, in conn.execute(
+                        "SELECT wait_event_type FROM pg_stat_activity WHERE state = 'active' "
+                        "AND datname LIKE %s AND pid <> pg_backend_pid()", (f"{database}%",)):
+                    self.active += 1
+                    self.waiting += wait_type == "Lock"
+
+    def __enter__(self) -> LockSampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def share(self) -> float:
+        return self.waiting / self.active if self.active else 0.0
+
+
+def _round(url: str, partitions: int, partners: dict[UUID, list[UUID]], *, catch_up: bool,
+           seconds: float) -> tuple[float, float]:
+    """Commands per second of all writers together, and the share of sampled busy
+    backends that were waiting on a lock."""
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Barrier(len(partners) + 1)
+    results = spawn.Queue()
+    writers = [spawn.Process(target=_writer, args=(url, partitions, pid, lines, catch_up,
+                                                   seconds, start, results))
+               for pid, lines in partners.items()]
+    for process in writers:
+        process.start()
+    start.wait()
+    t0 = time.perf_counter()
+    with LockSampler(url) as locks:
+        counts = [results.get(timeout=seconds + 120) for _ in writers]
+    if min(counts) < 0:
+        raise RuntimeError("a writer process failed (its traceback is above)")
+    elapsed = max(time.perf_counter() - t0, seconds)
+    for process in writers:
+        process.join(timeout=60)
+    return sum(counts) / elapsed, locks.share
+
+
+def _measure(partitions: int, seconds: float,
+             report: Callable[[str], None]) -> dict[str, tuple[float, float]]:
+    with scratch_postgres(f"partitions{partitions}") as url:
+        cluster = build_cluster(settings_for(url, partitions=partitions))
+        try:
+            partners = {pid: _provision(cluster, pid)
+                        for pid in _partner_ids(partitions, WRITERS)}
+        finally:
+            cluster.close()
+        figures = {}
+        for catch_up in (False, True):
+            report(f"partitions: {partitions} partition(s), {WRITERS} writers, "
+                   f"{'with' if catch_up else 'without'} catch-up, {seconds:.0f}s")
+            figures[catch_up] = _round(url, partitions, partners, catch_up=catch_up,
+                                       seconds=seconds)
+        check = build_cluster(settings_for(url, partitions=partitions))
+        try:
+            check.caught_up()  # the commands without catch-up reach the views too
+        finally:
+            check.close()
+    return {"alone": figures[False], "with catch-up": figures[True]}
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    if ctx.postgres_problem:
+        return {"figures": [figure("partitions", None, "", note=ctx.postgres_problem)]}
+    seconds = 4.0 if ctx.quick else 10.0
+    rates = {p: _measure(p, seconds, progress) for p in PARTITION_COUNTS}
+    figures = []
+    for p, rate in rates.items():
+        for mode, (value, waiting) in rate.items():
+            growth = value / rates[1][mode][0]
+            figures.append(figure(
+                f"{p} partition{'s' if p > 1 else ''}: commands/s, {mode}", value, "/s",
+                note=("baseline: one events table" if p == 1 else
+                      f"{growth:.2f}× the one-table figure")
+                + f"; {waiting:.0%} of busy database sessions sampled were waiting on a lock"))
+    notes = [
+        f"{WRITERS} writer processes, each with its own cluster and its own partner "
+        f"({LINES} active lines), line pause/resume for {seconds:.0f} s per round; partners "
+        "spread round-robin over the partitions; each partition is its own database on the "
+        "one PostgreSQL server, on the same 2 cores as the writers.",
+    ]
+    return {"figures": figures, "notes": notes}
