@@ -89,16 +89,17 @@ def resolve(sql: Sql, value: str, *, now: datetime) -> Moment:
 # -- checkpoints (written inside the read model's view transaction) -----------------------
 
 def count_and_checkpoint(sql: Sql, *, first: int, last: int) -> None:
-    """Counts each partner's events in (first, last] and checkpoints those that are due."""
-    for row in sql.all("SELECT partner_id, COUNT(*) AS n FROM v_audit WHERE position > ? "
-                       "AND position <= ? AND partner_id IS NOT NULL GROUP BY partner_id",
-                       first, last):
-        pid, n = row["partner_id"], int(row["n"])
-        due = sql.scalar("INSERT INTO v_checkpoint_due (partner_id, events) VALUES (?, ?) "
-                         "ON CONFLICT (partner_id) DO UPDATE SET "
-                         "events = v_checkpoint_due.events + ? RETURNING events", pid, n, n)
-        if int(due) >= CHECKPOINT_EVERY:
-            checkpoint(sql, partner_id=pid, position=last)
+    """Counts each partner's events in (first, last] and checkpoints those that are due.
+    One statement counts and adds up (a round trip saved on every command)."""
+    due = sql.all("INSERT INTO v_checkpoint_due (partner_id, events) "
+                  "SELECT partner_id, COUNT(*) FROM v_audit WHERE position > ? AND position <= ? "
+                  "AND partner_id IS NOT NULL GROUP BY partner_id "
+                  "ON CONFLICT (partner_id) DO UPDATE SET "
+                  "events = v_checkpoint_due.events + excluded.events "
+                  "RETURNING partner_id, events", first, last)
+    for row in due:
+        if int(row["events"]) >= CHECKPOINT_EVERY:
+            checkpoint(sql, partner_id=row["partner_id"], position=last)
 
 
 def checkpoint(sql: Sql, *, partner_id: str, position: int) -> None:

@@ -37,8 +37,10 @@ def head(sql: Sql) -> tuple[int, str]:
     return (row["position"], row["link"]) if row else (0, GENESIS)
 
 
-def extend(sql: Sql, notifications: Iterable[Any]) -> int:
-    _, previous = head(sql)
+def extend(sql: Sql, notifications: Iterable[Any], *, previous: str | None = None) -> int:
+    """Chains the notifications after the head link (`previous`, read when not given)."""
+    if previous is None:
+        _, previous = head(sql)
     rows = []
     for notification in notifications:
         previous = link(previous, notification)

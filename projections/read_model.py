@@ -75,18 +75,32 @@ class ReadModel(TrackingRecorder):
 
     upstream = "ledger"
     postgres = False
+    events_table: str
+    position_column: str
 
     def _transaction(self, *, commit: bool) -> Any:
         return self.datastore.transaction(commit=commit)  # type: ignore[attr-defined]
 
     @contextmanager
     def reading(self) -> Iterator[Sql]:
+        if self.postgres:
+            # Autocommit: under READ COMMITTED each statement takes its own snapshot even
+            # inside a transaction, so BEGIN and ROLLBACK would only add two round trips.
+            with self.datastore.get_connection() as conn, conn.cursor() as cursor:  # type: ignore[attr-defined]
+                yield Sql(cursor, postgres=True)
+            return
         with self._transaction(commit=False) as cursor:
             yield Sql(cursor, postgres=self.postgres)
 
     @contextmanager
     def writing(self) -> Iterator[Sql]:
         with self._transaction(commit=True) as cursor:
+            if not self.postgres:
+                # Take SQLite's write lock first. The library opens a deferred transaction;
+                # one that reads before it writes cannot wait for the lock once another
+                # connection (an inline insert) has committed: SQLite answers "database
+                # is locked" at once. A write statement first waits, like BEGIN IMMEDIATE.
+                cursor.execute("UPDATE s_clock SET now = now WHERE 0")
             yield Sql(cursor, postgres=self.postgres)
 
     def read(self, query: Callable[..., T], /, **kwargs: Any) -> T:
@@ -95,6 +109,26 @@ class ReadModel(TrackingRecorder):
 
     def position(self) -> int:
         return self.max_tracking_id(self.upstream) or 0
+
+    def nothing_to_do(self, *, follower: str, topics: Sequence[str], lag: int) -> bool:
+        """In one round trip: True when the views stand at the end of the log, and the
+        follower (the policies) has no event of `topics` left to react to and lags the
+        views by less than `lag`. Most catch-ups after an inline command end here."""
+        marks = ", ".join("?" * len(topics)) or "NULL"
+        log, position = self.events_table, self.position_column
+        with self.reading() as sql:
+            row = sql.one(
+                f"SELECT v.n AS views, f.n AS follower, h.n AS head, EXISTS (SELECT 1 FROM "
+                f"{log} WHERE {position} > f.n AND topic IN ({marks})) AS pending FROM "
+                f"(SELECT COALESCE(MAX(notification_id), 0) AS n FROM {self.tracking_table()} "
+                f"WHERE application_name = ?) AS v, "
+                f"(SELECT COALESCE(MAX(notification_id), 0) AS n FROM {self.tracking_table()} "
+                f"WHERE application_name = ?) AS f, "
+                f"(SELECT COALESCE(MAX({position}), 0) AS n FROM {log}) AS h",
+                *topics, self.upstream, follower)
+        assert row is not None
+        return (row["views"] == row["head"] and not row["pending"]
+                and row["views"] - row["follower"] < lag)
 
     def apply_batch(self, items: Sequence[Recorded]) -> dict[str, int]:
         """Applies (position, event) pairs and records the last position, all or nothing.
@@ -125,29 +159,41 @@ class ReadModel(TrackingRecorder):
                 applied[name] += count
             last = batch[-1].position if batch else last
         with self.writing() as sql:
+            if self.postgres:
+                # Holds off inserts (and their inline view updates) until the swap has
+                # committed; their events are applied by the catch-up after it.
+                sql.run(f"LOCK TABLE {self.events_table} IN EXCLUSIVE MODE")
             for table in _rebuilt_tables():
                 sql.run(f"DELETE FROM {table}")
                 _copy_table(memory, sql, table)
-            sql.run(f"DELETE FROM {self._tracking_table()} WHERE application_name = ?",
+            sql.run(f"DELETE FROM {self.tracking_table()} WHERE application_name = ?",
                     self.upstream)
             if last is not None:
                 self._insert_tracking(sql.cursor, Tracking(self.upstream, last))
         scratch.close()
         return applied
 
-    def _apply(self, sql: Sql, items: Sequence[Recorded]) -> dict[str, int]:
-        applied = self._apply_views(sql, items)
+    def apply_in(self, sql: Sql, items: Sequence[Recorded], *, chain_head: str) -> dict[str, int]:
+        """Applies the items and records their position in the caller's transaction (the
+        event store's own insert, see `projections.inline`), which read the chain's head."""
+        return self._apply(sql, items, chain_head=chain_head)
+
+    def _apply(self, sql: Sql, items: Sequence[Recorded], *,
+               chain_head: str | None = None) -> dict[str, int]:
+        applied = self._apply_views(sql, items, chain_head=chain_head)
         if items:
             self._insert_tracking(sql.cursor, Tracking(self.upstream, items[-1].position))
         return applied
 
-    def _apply_views(self, sql: Sql, items: Sequence[Recorded]) -> dict[str, int]:
+    def _apply_views(self, sql: Sql, items: Sequence[Recorded], *,
+                     chain_head: str | None = None) -> dict[str, int]:
         applied = {view.NAME: 0 for view in VIEWS}
         for position, event, _ in items:
             for view in VIEWS:
                 if view.apply(sql, position, event):
                     applied[view.NAME] += 1
-        applied[hash_chain.NAME] = hash_chain.extend(sql, (item.notification for item in items))
+        applied[hash_chain.NAME] = hash_chain.extend(
+            sql, (item.notification for item in items), previous=chain_head)
         if items:
             as_of.count_and_checkpoint(sql, first=items[0].position - 1,
                                        last=items[-1].position)
@@ -164,11 +210,12 @@ class ReadModel(TrackingRecorder):
                     self._select_events.format(marks=marks), *chunk)]
         return sorted(found, key=lambda n: n.id)
 
-    def _tracking_table(self) -> str:
+    def tracking_table(self) -> str:
         return "tracking"
 
 
 class SQLiteReadModel(ReadModel, SQLiteTrackingRecorder):
+    events_table, position_column = "stored_events", "rowid"
     _select_events = ("SELECT rowid AS id, originator_id, originator_version, topic, state "
                       "FROM stored_events WHERE rowid IN ({marks})")
 
@@ -178,6 +225,7 @@ class SQLiteReadModel(ReadModel, SQLiteTrackingRecorder):
 
 class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
     postgres = True
+    events_table, position_column = "ledger_events", "notification_id"
     _select_events = ("SELECT notification_id AS id, originator_id, originator_version, "
                       "topic, state FROM ledger_events WHERE notification_id IN ({marks})")
 
@@ -185,5 +233,5 @@ class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(SQL(s) for s in _all_ddl())  # type: ignore[arg-type]
 
-    def _tracking_table(self) -> str:
+    def tracking_table(self) -> str:
         return f"{self.datastore.schema}.{self.tracking_table_name}"

@@ -33,6 +33,7 @@ from aggregates.sub_account import ACTIVE, SubAccount, normalise_name
 from policies import auto_pause
 from projections.transcoding import EXTRA_TRANSCODINGS
 from service.clock import Clock
+from service.group_commit import GroupCommit
 from service.phone_numbers import candidate_number, to_e164
 
 P = ParamSpec("P")
@@ -60,9 +61,19 @@ class LedgerApplication(Application[UUID]):
     name = "ledger"
     snapshotting_intervals = {SubAccount: 200, Partner: 200}  # noqa: RUF012
 
-    def __init__(self, *, env: dict[str, str], clock: Clock) -> None:
+    def __init__(self, *, env: dict[str, str], clock: Clock, group_commit: bool = False) -> None:
         super().__init__(env=env)
         self.clock = clock
+        self.group_commit = GroupCommit(self.save_alone) if group_commit else None
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Saves in one transaction; concurrent commands share theirs (group commit)."""
+        if self.group_commit is not None and not kwargs:
+            return self.group_commit.save(*objs)
+        return super().save(*objs, **kwargs)
+
+    def save_alone(self, *objs: Any) -> Any:
+        return super().save(*objs)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

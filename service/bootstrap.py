@@ -15,7 +15,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InfrastructureFactory
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, get_topic
 from psycopg.sql import SQL, Identifier
 
 from aggregates.payments import SimulatedGateway
@@ -23,6 +23,7 @@ from aggregates.usage import FlagThresholds
 from policies import alerts as alerts_job
 from policies import auto_flag, auto_pause, cycle_close, dunning
 from projections.as_of import ReplicaCache
+from projections.inline import InlinePostgresRecorder, InlineSQLiteRecorder, InlineViews
 from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
 from projections.times import from_stored, stored
 from service.alerts import Alerts
@@ -145,7 +146,14 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     read_model = _read_model(env, postgres=settings.is_postgres)
     clock = clock or _clock(read_model, settings)
     app_env = {**env, "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
-    app = LedgerApplication(env=app_env, clock=clock)
+    if settings.inline_views:
+        recorder = InlinePostgresRecorder if settings.is_postgres else InlineSQLiteRecorder
+        app_env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
+    app = LedgerApplication(env=app_env, clock=clock, group_commit=settings.group_commit)
+    if settings.inline_views:
+        app.recorder.inline = InlineViews(  # type: ignore[attr-defined]
+            read_model, app.mapper, events_table=read_model.events_table,
+            position_column=read_model.position_column)
     thresholds = FlagThresholds(
         volume_limit_hits=settings.autoflag_volume_limit_hits,
         min_conversations=settings.autoflag_min_conversations,

@@ -39,6 +39,9 @@ class Processor:
     def run(self) -> None:
         """Catches the views and the policies up, repeating while policies record events."""
         with self._lock:
+            if self.read_model.nothing_to_do(follower=POLICIES_TRACKING, topics=self.topics,
+                                             lag=TRACKING_LAG):
+                return
             while True:
                 reached = self.views.catch_up()
                 if not self._run_policies(views_at=reached):

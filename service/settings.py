@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1)
     max_overflow: int = Field(default=10, ge=0)
     aggregate_cache_size: int = Field(default=10_000, ge=0)
+    # Apply a command's events to the views in the events' own insert transaction (one
+    # commit per command; projections/inline.py). Off: the catch-up applies them after.
+    inline_views: bool = True
+    # Concurrent commands of one process share one insert transaction (service/group_commit.py).
+    group_commit: bool = True
     # Partners are spread by a stable hash of their id over this many event stores, each
     # with its own events table, views and tracking (see docs/OPERATIONS.md). Partition 0
     # is the database named by PORTAL_DATABASE_URL; partition i > 0 is its sibling

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,41 @@ class Toggler:
         return n / (time.perf_counter() - t0)
 
 
+THREADS = 8
+
+
+def concurrent(ledger: Any, partner_id: UUID, lines: list[UUID], n: int) -> tuple[float, float]:
+    """Commands per second from THREADS threads of one process, each on its own lines and
+    each command followed by `caught_up()`, as concurrent API requests run; and the
+    commands per insert transaction that group commit made of them."""
+    shares = [lines[i::THREADS] for i in range(THREADS)]
+    togglers = [Toggler(ledger, partner_id, share) for share in shares]
+    for toggler, share in zip(togglers, shares, strict=True):
+        toggler.paused = {line: ledger.app.line(partner_id, line).sending == "paused"
+                          for line in share}
+    group = ledger.app.group_commit
+    before = (group.batches, group.saves) if group else (0, 0)
+    start = threading.Barrier(THREADS + 1)
+
+    def work(toggler: Toggler) -> None:
+        start.wait()
+        for _ in range(n // THREADS):
+            toggler.command_and_catch_up()
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in togglers]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    rate = (n // THREADS) * THREADS / (time.perf_counter() - t0)
+    if not group:
+        return rate, 1.0
+    batches, saves = group.batches - before[0], group.saves - before[1]
+    return rate, saves / max(batches, 1)
+
+
 def count_checkouts(ledger: Any, toggler: Toggler, k: int) -> dict[str, float]:
     """Database connection checkouts per command, by phase: each is one transaction (or,
     on PostgreSQL, one autocommit use of a pooled connection). Counted by wrapping the
@@ -261,8 +297,15 @@ def measure(ctx: Context, backend: str) -> tuple[list[dict[str, Any]], list[str]
             t0 = time.perf_counter()
             ledger.caught_up()
             batched_catch_up = n / (time.perf_counter() - t0)
+            progress(f"commands on {backend}: {n} from {THREADS} threads")
+            threaded, per_commit = concurrent(ledger, pid, lines, n)
             target = TARGETS[backend]
             figures += [
+                figure(f"{backend} command + catch-up, {THREADS} threads", threaded, "/s",
+                       target=(">=", target),
+                       note=f"{n} commands from {THREADS} threads of one process, each on its "
+                            f"own lines; group commit recorded {per_commit:.1f} commands per "
+                            "insert transaction"),
                 figure(f"{backend} command + catch-up", with_views, "/s",
                        target=(">=", target),
                        note=f"{n} line pause/resume commands, each followed by "

@@ -1,0 +1,85 @@
+"""Views applied inside the event store's own insert transaction.
+
+A command used to cost two transactions: the events' insert, then the catch-up that
+applies them to the views with the tracking position. Here the application's recorder
+applies its new events to every view, and records the position, in the insert's own
+transaction, so a command commits once and its views are up to date when it returns.
+
+This is only done when the views stand exactly where the new events begin: the insert
+holds the events table's write lock (PostgreSQL's EXCLUSIVE lock, SQLite's single
+writer), so no other event can commit meanwhile, and "no committed event between the
+tracked position and mine" means nothing is skipped. Otherwise (views behind after a
+restart, another process's events not yet applied, a rebuild running) the insert records
+only the events, and the catch-up runner applies them as before. A runner batch that
+overlaps an inline one collides on the hash chain's positions and rolls back whole, so
+an event is still applied exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Mapper, Notification, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from projections.hash_chain import GENESIS
+from projections.read_model import ReadModel
+from projections.runner import Recorded
+from projections.sql import Sql
+
+
+class InlineViews:
+    def __init__(self, read_model: ReadModel, mapper: Mapper[Any], *, events_table: str,
+                 position_column: str) -> None:
+        self.read_model = read_model
+        self.mapper = mapper
+        # One round trip: where the views stand, whether an event they lack lies before
+        # the new ones, and the hash chain's head link.
+        self._where = (
+            f"SELECT t.n AS tracked, EXISTS (SELECT 1 FROM {events_table} "
+            f"WHERE {position_column} > t.n AND {position_column} < ?) AS behind, "
+            f"(SELECT link FROM v_chain ORDER BY position DESC LIMIT 1) AS chain_head "
+            f"FROM (SELECT COALESCE(MAX(notification_id), 0) AS n "
+            f"FROM {read_model.tracking_table()} WHERE application_name = ?) AS t")
+
+    def apply(self, cursor: Any, stored: Sequence[StoredEvent], ids: Sequence[int]) -> bool:
+        """Applies the new events to the views in the cursor's transaction, when the views
+        stand just before them; True when it did."""
+        sql = Sql(cursor, postgres=self.read_model.postgres)
+        state = sql.one(self._where, ids[0], self.read_model.upstream)
+        if state is None or state["tracked"] >= ids[0] or state["behind"]:
+            return False
+        items = []
+        for position, event in zip(ids, stored, strict=True):
+            notification = Notification(
+                id=position, originator_id=event.originator_id,
+                originator_version=event.originator_version, topic=event.topic,
+                state=event.state)
+            items.append(Recorded(position, self.mapper.to_domain_event(notification),
+                                  notification))
+        self.read_model.apply_in(sql, items, chain_head=state["chain_head"] or GENESIS)
+        return True
+
+
+class InlineSQLiteRecorder(SQLiteApplicationRecorder):
+    inline: InlineViews | None = None
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if self.inline is not None and ids:
+            self.inline.apply(c, stored_events, ids)
+        return ids
+
+
+class InlinePostgresRecorder(PostgresApplicationRecorder):
+    inline: InlineViews | None = None
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if self.inline is not None and ids:
+            self.inline.apply(curs, stored_events, ids)
+        return ids
