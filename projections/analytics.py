@@ -41,11 +41,10 @@ MAX_BUCKETS = 5_000
 _COLUMNS = ("line_id, hour, position, partner_id, sub_account_id, recorded_at, "
             + ", ".join(FIGURES))
 _INSERT_ROW = f"INSERT INTO v_usage ({_COLUMNS}) VALUES ({', '.join('?' * 11)})"
-# PostgreSQL takes a whole event's rows as eleven arrays: one statement, no per-row parsing.
-_INSERT_ARRAYS = (f"INSERT INTO v_usage ({_COLUMNS}) SELECT * FROM unnest("
-                  + ", ".join(["?::text[]", "?::text[]", "?::bigint[]", "?::text[]",
-                               "?::text[]", "?::text[]"] + ["?::bigint[]"] * len(FIGURES))
-                  + ")")
+# PostgreSQL takes a whole event's rows (up to 10,000) as one COPY: psycopg formats each row
+# in C and the server skips per-statement parsing. Eleven unnest arrays took 2.5 times as
+# long, psycopg dumping array items in Python (a regex match for quoting per item).
+_COPY = f"COPY v_usage ({_COLUMNS}) FROM STDIN"
 _CHUNK = 500
 
 
@@ -58,7 +57,9 @@ def _insert(sql: Sql, values: Sequence[tuple[Any, ...]]) -> None:
     if not values:
         return
     if sql.postgres:
-        sql.run(_INSERT_ARRAYS, *(list(column) for column in zip(*values, strict=True)))
+        with sql.cursor.copy(_COPY) as copy:
+            for row in values:
+                copy.write_row(row)
     else:
         sql.many(_INSERT_ROW, values)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -124,6 +125,34 @@ class TestUsageLedger:
         assert copy.was_auto_flagged(line_id=LINE, hour=hour(9))
         assert not copy.note_auto_flag(line_id=LINE, hour=hour(9), reason="x", actor=SYSTEM,
                                        at=NOW)
+
+    def test_a_copy_shares_no_state_a_command_could_change(self) -> None:
+        usage = ledger()
+        usage.record(rows=[row(h=9)], actor=SYSTEM, at=NOW)
+        usage.collect_events()
+
+        copy = deepcopy(usage)
+        copy.record(rows=[row(h=9, figures=(1, 1, 1, 1, 1)), row(h=10)], actor=SYSTEM, at=NOW)
+        copy.note_auto_flag(line_id=LINE, hour=hour(9), reason="x", actor=SYSTEM, at=NOW)
+
+        assert usage.held(LINE, hour(9)) == (5, 4, 3, 2, 0)
+        assert usage.held(LINE, hour(10)) is None
+        assert not usage.was_auto_flagged(line_id=LINE, hour=hour(9))
+        assert usage.pending_events == [] and len(copy.pending_events) == 3
+        assert copy.version == usage.version + 3
+
+    def test_a_command_left_unsaved_leaves_the_cached_ledger_as_it_was(self) -> None:
+        app: Application[UUID] = Application(env={"AGGREGATE_CACHE_MAXSIZE": "10"})
+        usage = ledger()
+        usage.record(rows=[row(h=9)], actor=SYSTEM, at=NOW)
+        app.save(usage)
+        loaded = app.repository.get(usage.id)
+
+        loaded.record(rows=[row(h=9, figures=(1, 1, 1, 1, 1))], actor=SYSTEM, at=NOW)
+
+        again = app.repository.get(usage.id)
+        assert again.held(LINE, hour(9)) == (5, 4, 3, 2, 0)
+        assert again.version == usage.version
 
 
 class TestCheckBatch:
