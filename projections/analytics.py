@@ -45,6 +45,12 @@ _INSERT_ROW = f"INSERT INTO v_usage ({_COLUMNS}) VALUES ({', '.join('?' * 11)})"
 # in C and the server skips per-statement parsing. Eleven unnest arrays took 2.5 times as
 # long, psycopg dumping array items in Python (a regex match for quoting per item).
 _COPY = f"COPY v_usage ({_COLUMNS}) FROM STDIN"
+# Inside the event store's insert (inline views) the connection is in pipeline mode, where
+# COPY is not allowed: there a whole event's rows go as eleven arrays in one statement.
+_INSERT_ARRAYS = (f"INSERT INTO v_usage ({_COLUMNS}) SELECT * FROM unnest("
+                  + ", ".join(["?::text[]", "?::text[]", "?::bigint[]", "?::text[]",
+                               "?::text[]", "?::text[]"] + ["?::bigint[]"] * len(FIGURES))
+                  + ")")
 _CHUNK = 500
 
 
@@ -56,7 +62,9 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 def _insert(sql: Sql, values: Sequence[tuple[Any, ...]]) -> None:
     if not values:
         return
-    if sql.postgres:
+    if sql.postgres and sql.pipelined:
+        sql.run(_INSERT_ARRAYS, *(list(column) for column in zip(*values, strict=True)))
+    elif sql.postgres:
         with sql.cursor.copy(_COPY) as copy:
             for row in values:
                 copy.write_row(row)

@@ -9,11 +9,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from psycopg import pq
+
 
 class Sql:
     def __init__(self, cursor: Any, *, postgres: bool) -> None:
         self.cursor = cursor
         self.postgres = postgres
+
+    @property
+    def pipelined(self) -> bool:
+        """True inside a psycopg pipeline (the event store's insert), where COPY is refused."""
+        return self.postgres and \
+            self.cursor.connection.pgconn.pipeline_status != pq.PipelineStatus.OFF
 
     def _statement(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.postgres else statement
