@@ -146,6 +146,11 @@ class Toggler:
         self.command_seconds = 0.0
         self.catch_up_seconds = 0.0
 
+    def sync(self) -> None:
+        """Reads each line's sending state back (after other togglers used the lines)."""
+        self.paused = {line: self.ledger.app.line(self.partner_id, line).sending == "paused"
+                       for line in self.lines}
+
     def command(self) -> None:
         line = self.lines[next(self.turn) % len(self.lines)]
         step = "resume" if self.paused[line] else "pause"
@@ -181,9 +186,8 @@ def concurrent(ledger: Any, partner_id: UUID, lines: list[UUID], n: int) -> tupl
     commands per insert transaction that group commit made of them."""
     shares = [lines[i::THREADS] for i in range(THREADS)]
     togglers = [Toggler(ledger, partner_id, share) for share in shares]
-    for toggler, share in zip(togglers, shares, strict=True):
-        toggler.paused = {line: ledger.app.line(partner_id, line).sending == "paused"
-                          for line in share}
+    for toggler in togglers:
+        toggler.sync()
     group = ledger.app.group_commit
     before = (group.batches, group.saves) if group else (0, 0)
     start = threading.Barrier(THREADS + 1)
@@ -299,6 +303,7 @@ def measure(ctx: Context, backend: str) -> tuple[list[dict[str, Any]], list[str]
             batched_catch_up = n / (time.perf_counter() - t0)
             progress(f"commands on {backend}: {n} from {THREADS} threads")
             threaded, per_commit = concurrent(ledger, pid, lines, n)
+            toggler.sync()
             target = TARGETS[backend]
             figures += [
                 figure(f"{backend} command + catch-up, {THREADS} threads", threaded, "/s",
