@@ -182,7 +182,8 @@ class ReadModel(TrackingRecorder):
                chain_head: str | None = None) -> dict[str, int]:
         applied = self._apply_views(sql, items, chain_head=chain_head)
         if items:
-            self._insert_tracking(sql.cursor, Tracking(self.upstream, items[-1].position))
+            self._insert_tracking(sql.statement_cursor(),
+                                  Tracking(self.upstream, items[-1].position))
         return applied
 
     def _apply_views(self, sql: Sql, items: Sequence[Recorded], *,

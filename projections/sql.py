@@ -26,20 +26,28 @@ class Sql:
     def _statement(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.postgres else statement
 
+    def statement_cursor(self) -> Any:
+        """The cursor for the next statement. In a pipeline, a new one each time: a cursor
+        that ran several statements may already hold an earlier statement's result when
+        the later one is fetched, and psycopg then hands that back instead."""
+        return self.cursor.connection.cursor() if self.pipelined else self.cursor
+
     def run(self, statement: str, *params: Any) -> None:
-        self.cursor.execute(self._statement(statement), params)
+        self.statement_cursor().execute(self._statement(statement), params)
 
     def many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            self.cursor.executemany(self._statement(statement), rows)
+            self.statement_cursor().executemany(self._statement(statement), rows)
 
     def all(self, statement: str, *params: Any) -> list[dict[str, Any]]:
-        self.cursor.execute(self._statement(statement), params)
-        return [dict(row) for row in self.cursor.fetchall()]
+        cursor = self.statement_cursor()
+        cursor.execute(self._statement(statement), params)
+        return [dict(row) for row in cursor.fetchall()]
 
     def one(self, statement: str, *params: Any) -> dict[str, Any] | None:
-        self.cursor.execute(self._statement(statement), params)
-        row = self.cursor.fetchone()
+        cursor = self.statement_cursor()
+        cursor.execute(self._statement(statement), params)
+        row = cursor.fetchone()
         return dict(row) if row is not None else None
 
     def scalar(self, statement: str, *params: Any) -> Any:
