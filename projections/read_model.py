@@ -117,9 +117,14 @@ class ReadModel(TrackingRecorder):
         marks = ", ".join("?" * len(topics)) or "NULL"
         log, position = self.events_table, self.position_column
         with self.reading() as sql:
+            # The pending check is the first such event in log order: with ORDER BY and
+            # LIMIT the index on the position is walked from the follower's position on.
+            # As an EXISTS, PostgreSQL's generic plan (once the statement is prepared)
+            # scanned the whole log: 14 ms at 300,000 events, and more as the log grows.
             row = sql.one(
-                f"SELECT v.n AS views, f.n AS follower, h.n AS head, EXISTS (SELECT 1 FROM "
-                f"{log} WHERE {position} > f.n AND topic IN ({marks})) AS pending FROM "
+                f"SELECT v.n AS views, f.n AS follower, h.n AS head, (SELECT {position} FROM "
+                f"{log} WHERE {position} > f.n AND topic IN ({marks}) ORDER BY {position} "
+                f"LIMIT 1) AS pending FROM "
                 f"(SELECT COALESCE(MAX(notification_id), 0) AS n FROM {self.tracking_table()} "
                 f"WHERE application_name = ?) AS v, "
                 f"(SELECT COALESCE(MAX(notification_id), 0) AS n FROM {self.tracking_table()} "
@@ -127,7 +132,7 @@ class ReadModel(TrackingRecorder):
                 f"(SELECT COALESCE(MAX({position}), 0) AS n FROM {log}) AS h",
                 *topics, self.upstream, follower)
         assert row is not None
-        return (row["views"] == row["head"] and not row["pending"]
+        return (row["views"] == row["head"] and row["pending"] is None
                 and row["views"] - row["follower"] < lag)
 
     def apply_batch(self, items: Sequence[Recorded]) -> dict[str, int]:
