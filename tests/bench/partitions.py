@@ -179,7 +179,7 @@ def _measure(partitions: int, seconds: float,
 def run(ctx: Context) -> dict[str, Any]:
     if ctx.postgres_problem:
         return {"figures": [figure("partitions", None, "", note=ctx.postgres_problem)]}
-    seconds = 4.0 if ctx.quick else 10.0
+    seconds = 2.0 if ctx.quick else 10.0
     rates = {p: _measure(p, seconds, progress) for p in PARTITION_COUNTS}
     figures = []
     for p, rate in rates.items():
