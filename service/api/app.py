@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import idempotency, problems
+from service.api import docs, idempotency, problems
 from service.api.idempotency import IdempotencyStore
 from service.api.routes import (
     alerts,
@@ -43,6 +43,8 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
         description="Event-sourced billing and lifecycle service behind the partner portal. "
         "Errors are application/problem+json with a stable `code`.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.cluster = cluster
     store = IdempotencyStore(cluster.home.read_model, cluster.home.clock.now)
@@ -51,5 +53,6 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,
                    alerts):
         app.include_router(module.router)
+    docs.install(app)
     portal.install(app)
     return app
