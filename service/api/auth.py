@@ -13,6 +13,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from aggregates.base import Actor
 from aggregates.errors import NotFound
@@ -117,13 +118,15 @@ def authenticate(cluster: Cluster, authorization: str, *, first: Ledger) -> Prin
     return Principal(key_id=str(key.id), role=key.role, partner_id=key.partner_id)
 
 
-def principal(request: Request, cluster: ClusterDep, ledger: LedgerDep) -> Principal:
+async def principal(request: Request, cluster: ClusterDep, ledger: LedgerDep) -> Principal:
     """The caller the authentication middleware found; authenticated here only where
-    the middleware did not run (a route outside /v1), and then kept for the request."""
+    the middleware did not run (a route outside /v1), and then kept for the request.
+    Async: taking the caller from the scope needs no worker thread."""
     found = request.scope.get(PRINCIPAL)
     if isinstance(found, Principal):
         return found
-    who = authenticate(cluster, request.headers.get("Authorization", ""), first=ledger)
+    who = await run_in_threadpool(authenticate, cluster,
+                                  request.headers.get("Authorization", ""), first=ledger)
     request.scope[PRINCIPAL] = who
     return who
 

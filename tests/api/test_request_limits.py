@@ -16,8 +16,9 @@ import anyio
 import pytest
 
 from aggregates.usage import MAX_BATCH
+from service.api.auth import BOOTSTRAP_ADMIN_ID, PrincipalDep
 from service.api.request_body import DEFAULT_LIMIT, USAGE_BATCH_LIMIT
-from tests.api.conftest import Portal
+from tests.api.conftest import ADMIN, Portal
 from tests.api.helpers import assert_problem, log_position
 
 CHUNK = 64 * 1024
@@ -216,3 +217,36 @@ def test_routes_outside_the_api_need_no_token(portal: Portal) -> None:
     assert portal.client.get("/healthz").status_code == 200
     assert portal.client.get("/openapi.json").status_code == 200
     assert_problem(portal.client.get("/v1/no-such-route"), 401, "unauthorized")
+
+
+def test_a_request_is_authenticated_once(portal: Portal, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    cluster = portal.client.app.state.cluster  # type: ignore[attr-defined]
+    original = cluster.authenticate
+    calls: list[str] = []
+
+    def counted(token: str, **kwargs: Any) -> Any:
+        calls.append(token)
+        return original(token, **kwargs)
+
+    monkeypatch.setattr(cluster, "authenticate", counted)
+
+    read = portal.get("/lines")
+    command = portal.post("/sub-accounts", json={"name": "Once"})
+
+    assert (read.status_code, command.status_code) == (200, 201)
+    assert len(calls) == 2
+
+
+def test_a_route_outside_the_api_that_needs_a_caller_authenticates_it(portal: Portal) -> None:
+    app = portal.client.app
+
+    @app.get("/extra/whoami")  # type: ignore[attr-defined,untyped-decorator]
+    def whoami(who: PrincipalDep) -> dict[str, str]:
+        return {"key_id": who.key_id}
+
+    anonymous = portal.client.get("/extra/whoami")
+    known = portal.client.get("/extra/whoami", headers=ADMIN)
+
+    assert_problem(anonymous, 401, "unauthorized")
+    assert known.json() == {"key_id": BOOTSTRAP_ADMIN_ID}
