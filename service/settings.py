@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     autoflag_volume_limit_hits: int = Field(default=10, ge=1)
     autoflag_min_conversations: int = Field(default=20, ge=1)
     autoflag_min_response_rate_percent: Decimal = Field(default=Decimal(5), ge=0, le=100)
+    # How long an `Idempotency-Key`'s answer is kept and replayed (service clock); then
+    # the key may be used again and its row is pruned (service/api/idempotency.py).
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 365)
 
     @field_validator("database_url")
     @classmethod
