@@ -322,17 +322,18 @@ class ReadModel(TrackingRecorder):
 
     # -- quarantine --------------------------------------------------------------------------
 
-    def release(self, items: Sequence[Recorded]) -> None:
-        """Applies held events (one partner's, in log order) to the views and takes them
-        out of quarantine, in one transaction. Their chain links and tracking were
-        recorded when they were held; each is counted for checkpoints at its own position
-        (the partner's rows then are exactly its state at that position)."""
+    def release(self, items: Sequence[Recorded], *, positions: Sequence[int] = ()) -> None:
+        """Applies held events (one partner's, in log order) to the views and takes them,
+        and any other `positions`, out of quarantine, in one transaction. Their chain links
+        and tracking were recorded when they were held; each is counted for checkpoints at
+        its own position (the partner's rows then are exactly its state at that
+        position)."""
         with self.writing() as sql:
             for position, event, _ in items:
                 for view in VIEWS:
                     view.apply(sql, position, event)
                 as_of.count_and_checkpoint(sql, first=position - 1, last=position)
-            quarantine.release(sql, [item.position for item in items])
+            quarantine.release(sql, [*positions, *(item.position for item in items)])
 
     def fail_again(self, position: int, error: str) -> None:
         with self.writing() as sql:

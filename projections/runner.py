@@ -106,8 +106,17 @@ class ViewRunner:
         with self._lock:
             while positions := self.read_model.read(self._held_positions,
                                                     partner_id=partner_id):
-                entries = [decode(self.source, n)
-                           for n in self.read_model.notifications(positions)]
+                notifications = self.read_model.notifications(positions)
+                gone = sorted(set(positions) - {n.id for n in notifications})
+                if gone:
+                    # Removed from the log by hand: nothing to apply, as in a rebuild.
+                    log.warning("partition %s: held positions %s are no longer in the log; "
+                                "their quarantine rows are dropped", self.read_model.partition,
+                                gone)
+                    self.read_model.release([], positions=gone)
+                entries = [decode(self.source, n) for n in notifications]
+                if not entries:
+                    continue
                 try:
                     self.read_model.release(self._decoded(entries))
                     applied += len(entries)
@@ -128,7 +137,7 @@ class ViewRunner:
                                        failed_at=entry.position, error=problem)
                     applied += 1
         log.info("partition %s: partner %s released from quarantine (%d events applied)",
-                    self.read_model.partition, partner_id, applied)
+                 self.read_model.partition, partner_id, applied)
         return Retried(partner_id, applied, released=True)
 
     @staticmethod

@@ -29,10 +29,12 @@ class ViewFault:
     retry in this process meets it."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, view: ModuleType,
-                 chosen: Callable[[Any], bool], message: str = "injected view fault") -> None:
+                 chosen: Callable[[Any], bool], message: str = "injected view fault", *,
+                 in_database: bool = False) -> None:
         self.original = view.apply
         self.chosen = chosen
         self.message = message
+        self.in_database = in_database
         self.active = True
         self.hits = 0
         monkeypatch.setattr(view, "apply", self._apply)
@@ -40,7 +42,11 @@ class ViewFault:
     def _apply(self, sql: Any, position: int, event: Any) -> bool:
         if self.active and self.chosen(event):
             self.hits += 1
-            raise InjectedFault(self.message)
+            if not self.in_database:
+                raise InjectedFault(self.message)
+            # Refused by the server, not in Python: inside PostgreSQL's pipeline the error
+            # surfaces only when a later statement's result is fetched.
+            sql.run("INSERT INTO injected_fault_missing_table VALUES (1)")
         return self.original(sql, position, event)
 
     def remove(self) -> None:

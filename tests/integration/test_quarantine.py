@@ -89,18 +89,20 @@ def ledgers(request: pytest.FixtureRequest, database_url: str) -> Iterator[tuple
     _close(writer, service)
 
 
+@pytest.mark.parametrize("in_database", [False, True], ids=["in Python", "in the database"])
 def test_a_view_failing_inline_fails_the_command_and_commits_nothing(
-    database_url: str, monkeypatch: pytest.MonkeyPatch,
+    database_url: str, monkeypatch: pytest.MonkeyPatch, in_database: bool,
 ) -> None:
     ledger = start_ledger(database_url)
     try:
         partner = _partner(ledger, "Inline")
         before = _counts(ledger)
-        fault = ViewFault(monkeypatch, sub_accounts, named("Poison"))
+        fault = ViewFault(monkeypatch, sub_accounts, named("Poison"), in_database=in_database)
 
-        with pytest.raises(InjectedFault):
+        with pytest.raises(Exception) as failure:
             ledger.app.create_sub_account(partner_id=partner, name="Poison", actor=OPS)
 
+        assert isinstance(failure.value, InjectedFault) != in_database
         # No event, no view row, no position: the insert and the views were one transaction.
         assert _counts(ledger) == before
         assert fault.hits >= 1
@@ -293,5 +295,25 @@ def test_a_rebuild_that_meets_an_event_it_cannot_apply_quarantines_it(
         fault.remove()
         assert ledger.processor.retry(str(poisoned)).released
         assert snapshot(ledger) == complete
+    finally:
+        ledger.close()
+
+
+def test_a_held_event_removed_from_the_log_by_hand_is_dropped_by_the_retry(
+    database_url: str,
+) -> None:
+    ledger = start_ledger(database_url, inline_views=False)
+    try:
+        poisoned = _partner(ledger, "Poisoned")
+        originator = record_undecodable(ledger, partner_id=poisoned)
+        ledger.caught_up()
+        with ledger.read_model.writing() as sql:
+            sql.run(f"DELETE FROM {ledger.read_model.events_table} WHERE originator_id = ?",
+                    originator if sql.postgres else originator.hex)
+
+        outcome = ledger.processor.retry(str(poisoned))
+
+        assert outcome.released and outcome.applied == 0
+        assert _held(ledger) == []
     finally:
         ledger.close()
