@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 
 from projections import sub_accounts
 from service.api.app import create_app
+from service.partitions import build_cluster, partition_of
 from tests.api.conftest import ADMIN, Portal, make_portal
-from tests.conftest import start_ledger
+from tests.conftest import make_settings, start_ledger
 from tests.integration.faults import ViewFault, named
 
 OK = {"status": "ok", "partitions": [{"index": 0, "status": "ok"}], "quarantined": 0}
@@ -143,3 +145,33 @@ def test_a_listing_refuses_what_it_cannot_page(portal: Portal) -> None:
     assert _quarantine(portal, partition=-1).status_code == 422
     assert _quarantine(portal, partition=3).status_code == 404
     assert portal.client.get("/v1/admin/quarantine", headers=ADMIN).status_code == 200
+
+
+def test_a_partner_quarantined_in_another_partition_is_named_and_released_there(
+    database_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cluster = build_cluster(make_settings(database_url, partitions=2, inline_views=False))
+    with TestClient(create_app(cluster, run_scheduler=False),
+                    raise_server_exceptions=False) as client:
+        portal = make_portal(client, "Elsewhere")
+        while partition_of(UUID(portal.partner_id), 2) != 1:
+            portal = make_portal(client, "Elsewhere")
+        fault = ViewFault(monkeypatch, sub_accounts, named("Poison"))
+        portal.ok("POST", "/sub-accounts", json={"name": "Poison"})
+
+        health = client.get("/healthz").json()
+        [failed] = _quarantine(portal, status="failed").json()["data"]
+        in_home = _quarantine(portal, partition=0).json()["data"]
+        wrong_partition = _retry(portal, 0, failed["position"])
+        fault.remove()
+        released = _retry(portal, 1, failed["position"])
+        after = client.get("/healthz").json()
+
+    assert health["partitions"] == [{"index": 0, "status": "ok"},
+                                    {"index": 1, "status": "degraded"}]
+    assert (failed["partition"], failed["partner_id"]) == (1, portal.partner_id)
+    assert in_home == []
+    assert wrong_partition.status_code == 404
+    assert released.status_code == 200 and released.json()["released"] is True
+    assert after["status"] == "ok" and after["quarantined"] == 0
+    cluster.close()
