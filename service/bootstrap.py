@@ -137,13 +137,15 @@ def _clock(read_model: ReadModel, settings: Settings) -> Clock:
 
 
 def build_partition(settings: Settings, *, clock: Clock | None = None,
-                    scheduler: Scheduler | None = None, job_suffix: str = "") -> Ledger:
+                    scheduler: Scheduler | None = None, job_suffix: str = "",
+                    partition: int = 0) -> Ledger:
     """One event store with its views and policies. A partitioned deployment shares one
     clock and one scheduler between its partitions; each partition adds its jobs to it."""
     env = _env(settings)
     if settings.is_postgres:
         _ensure_database(settings)
     read_model = _read_model(env, postgres=settings.is_postgres)
+    read_model.partition = partition  # named in its quarantine rows and logs
     clock = clock or _clock(read_model, settings)
     app_env = {**env, "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
     if settings.inline_views:
