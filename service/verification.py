@@ -218,13 +218,20 @@ def _chained(ledger: Ledger) -> Iterator[tuple[int, str]]:
 
 def verify(ledger: Ledger, *, progress: Callable[[int, int], None] | None = None) -> Report:
     """Checks the chain, then re-derives every invoice from the log; `progress(done,
-    total)` is called after each batch of events."""
+    total)` is called after each batch of events (each pass counts for half)."""
     ledger.caught_up()
     report = Report()
-    report.chain_break = hash_chain.first_break(_stored_log(ledger), _chained(ledger))
-    state = _LogState()
     total = ledger.app.recorder.max_notification_id() or 0
-    for notification in _stored_log(ledger, progress=progress, total=total):
+
+    def half(offset: int) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda done, _: progress((offset + done) // 2, total)
+
+    report.chain_break = hash_chain.first_break(
+        _stored_log(ledger, progress=half(0), total=total), _chained(ledger))
+    state = _LogState()
+    for notification in _stored_log(ledger, progress=half(total), total=total):
         report.events_checked += 1
         originator = str(notification.originator_id)
         if originator in state.faulty:
