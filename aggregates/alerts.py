@@ -26,6 +26,9 @@ LINE_IDLE = "line_idle"
 CARD_EXPIRING = "card_expiring"
 PAYMENT_FAILED = "payment_failed"
 KINDS = (CARD_EXPIRING, LINE_FLAGGED, LINE_IDLE, PAYMENT_FAILED)
+# Raised by a scheduled job that failed for the partner; resolved when that job next
+# succeeds for it, never by the alerts job's condition check.
+JOB_FAILED = "job_failed"
 
 OPEN = "open"
 RESOLVED = "resolved"
@@ -93,6 +96,19 @@ def payment_failed_alert(*, invoice_id: str, number: str, balance_due: int, curr
                        "failed_at": _time(failed_at), "reason": reason})
 
 
+def job_failed_alert(*, job: str, error: str, at: datetime) -> Alert:
+    """A scheduled job failed for the partner at `at`; `error` names the cause. Keyed by
+    the first failure, so a job that keeps failing keeps one alert open."""
+    return Alert(key=f"{JOB_FAILED}:{job}:{_time(at)}", kind=JOB_FAILED, subject_id=job,
+                 message=f"the {job.replace('_', ' ')} job failed for this partner at "
+                         f"{_time(at)}; it is retried at each run until it succeeds",
+                 data={"job": job, "failed_at": _time(at), "error": error})
+
+
+def _kind(key: str) -> str:
+    return key.split(":", 1)[0]
+
+
 class PartnerAlerts(LedgerAggregate):
     """The alerts raised for one partner, open or resolved; each key is raised once."""
 
@@ -152,12 +168,33 @@ class PartnerAlerts(LedgerAggregate):
                       key=key, reason=reason)
         return True
 
+    def open_job_failure(self, job: str) -> str | None:
+        """The key of the job's open failure alert, if any."""
+        prefix = f"{JOB_FAILED}:{job}:"
+        return next((key for key in self.open_keys if key.startswith(prefix)), None)
+
+    def job_failed(self, *, job: str, error: str, actor: Actor, at: datetime) -> bool:
+        """Raises a `job_failed` alert unless one is open for the job; True when it did."""
+        if self.open_job_failure(job) is not None:
+            return False
+        return self.raise_alert(job_failed_alert(job=job, error=error, at=at), actor=actor,
+                                at=at)
+
+    def job_succeeded(self, *, job: str, actor: Actor, at: datetime) -> bool:
+        """Resolves the job's open failure alert; True when there was one."""
+        key = self.open_job_failure(job)
+        if key is None:
+            return False
+        return self.resolve(key=key, reason=f"the {job.replace('_', ' ')} job succeeded",
+                            actor=actor, at=at)
+
     def reconcile(self, due: list[Alert], *, actor: Actor, at: datetime) -> tuple[int, int]:
         """Raises the due alerts not raised yet and resolves the open ones no longer due;
-        returns (raised, resolved)."""
+        returns (raised, resolved). Job failures are left to the jobs themselves."""
         due_keys = {alert.key for alert in due}
         resolved = sum(self.resolve(key=key, reason="the condition has ended", actor=actor,
                                     at=at)
-                       for key in self.open_keys if key not in due_keys)
+                       for key in self.open_keys
+                       if key not in due_keys and _kind(key) != JOB_FAILED)
         raised = sum(self.raise_alert(alert, actor=actor, at=at) for alert in due)
         return raised, resolved

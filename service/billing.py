@@ -23,6 +23,7 @@ from aggregates.invoice import PAST_DUE, Invoice
 from aggregates.invoice_draft import Draft
 from aggregates.partner import Partner
 from aggregates.payments import PaymentGateway
+from policies.partner_isolation import PartnerSteps, unguarded
 from projections import aggregate_states
 from projections.billing import period_draft
 from projections.read_model import ReadModel
@@ -116,23 +117,32 @@ class Billing:
                                   actor=CYCLE_CLOSE, at=at)
         self.app.save(invoice, partner)
 
-    def close_due_cycles(self, at: datetime) -> list[Invoice]:
-        """Every partner's ended periods, from the one it was created in, get an invoice."""
+    def close_due_cycles(self, at: datetime, *,
+                         steps: PartnerSteps = unguarded) -> list[Invoice]:
+        """Every partner's ended periods, from the one it was created in, get an invoice.
+        Each partner is one of `steps` (the scheduled job isolates them)."""
         self.caught_up()
-        issued = []
+        issued: list[Invoice] = []
         with self.read_model.reading() as sql:
             partners = aggregate_states.partner_ids(sql)
             invoiced = {(r["partner_id"], r["period_start"]) for r in sql.all(
                 "SELECT partner_id, period_start FROM v_invoices")}
         for pid in partners:
-            partner = self.app.partner(UUID(pid))
-            start, end = billing_period(anchor_day=partner.billing_anchor_day,
-                                        containing=partner.created_on)
-            while end <= at:
-                if (pid, stored(start)) not in invoiced:
-                    issued.append(self.close_cycle(partner_id=partner.id, period_start=start,
-                                                   period_end=end))
-                start, end = next_period(start)
+            issued += steps.step(UUID(pid), lambda pid=pid: self._close_partner_cycles(
+                pid, at=at, invoiced=invoiced)) or []
+        return issued
+
+    def _close_partner_cycles(self, pid: str, *, at: datetime,
+                              invoiced: set[tuple[str, str]]) -> list[Invoice]:
+        partner = self.app.partner(UUID(pid))
+        issued = []
+        start, end = billing_period(anchor_day=partner.billing_anchor_day,
+                                    containing=partner.created_on)
+        while end <= at:
+            if (pid, stored(start)) not in invoiced:
+                issued.append(self.close_cycle(partner_id=partner.id, period_start=start,
+                                               period_end=end))
+            start, end = next_period(start)
         return issued
 
     # -- payments --------------------------------------------------------------------------
@@ -159,20 +169,28 @@ class Billing:
         self.app.save(invoice)
         return invoice
 
-    def retry_due_payments(self, at: datetime) -> list[Invoice]:
-        """Dunning: past-due invoices whose next retry (1, 3, 7 days) has come."""
+    def retry_due_payments(self, at: datetime, *,
+                           steps: PartnerSteps = unguarded) -> list[Invoice]:
+        """Dunning: past-due invoices whose next retry (1, 3, 7 days) has come. Each
+        invoice is one of its partner's `steps` (the scheduled job isolates them)."""
         self.caught_up()
         with self.read_model.reading() as sql:
             due = [(UUID(r["partner_id"]), UUID(r["id"])) for r in sql.all(
                 "SELECT id, partner_id FROM v_invoices WHERE status = ?", PAST_DUE)]
         retried_ = []
         for partner_id, invoice_id in due:
-            invoice = self.invoice(partner_id, invoice_id)
-            next_at = invoice.next_retry_at()
-            if next_at is not None and next_at <= at:
-                retried_.append(self.attempt_payment(partner_id=partner_id,
-                                                     invoice_id=invoice_id, actor=DUNNING))
+            retried_ += steps.step(partner_id, lambda p=partner_id, i=invoice_id:
+                                   self._retry_if_due(partner_id=p, invoice_id=i, at=at)) or []
         return retried_
+
+    def _retry_if_due(self, *, partner_id: UUID, invoice_id: UUID,
+                      at: datetime) -> list[Invoice]:
+        invoice = self.invoice(partner_id, invoice_id)
+        next_at = invoice.next_retry_at()
+        if next_at is None or next_at > at:
+            return []
+        return [self.attempt_payment(partner_id=partner_id, invoice_id=invoice_id,
+                                     actor=DUNNING)]
 
     @retried
     def refund(self, *, partner_id: UUID, invoice_id: UUID, amount: int, reason: str,

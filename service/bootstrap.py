@@ -175,7 +175,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
                       caught_up=processor.run)
     for job in (cycle_close, dunning):
         scheduler.add(Job(name=job.NAME + job_suffix, trigger=job.TRIGGER,
-                          run=lambda at, job=job: job.run(billing, at)))
+                          run=lambda at, job=job: job.run(billing, at, outcomes=alerts)))
     scheduler.add(Job(name=alerts_job.NAME + job_suffix, trigger=alerts_job.TRIGGER,
                       run=lambda at: alerts_job.run(alerts, at)))
     admin_token = settings.admin_token or secrets.token_urlsafe(32)

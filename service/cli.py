@@ -17,6 +17,8 @@ from aggregates.base import Actor
 from aggregates.errors import DomainError
 from service import cli_audit, cli_quarantine
 from service.bootstrap import build
+from service.cli_database import described, open_existing
+from service.cli_errors import one_line_errors, read_settings
 from service.partitions import build_cluster, home_partner_id
 from service.settings import Settings
 
@@ -36,7 +38,7 @@ def serve(
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
+    settings = read_settings()
     if workers > 1 and not settings.is_postgres:
         console.print("[red]--workers > 1 needs PostgreSQL (PORTAL_DATABASE_URL)[/red]")
         sys.exit(2)
@@ -46,8 +48,8 @@ def serve(
         console.print("[bold]Platform admin token (development only; set PORTAL_ADMIN_TOKEN "
                       "in production):[/bold]")
         print(os.environ["PORTAL_ADMIN_TOKEN"], flush=True)
-    console.print(f"Database: {settings.database_url}  clock: {settings.clock}  "
-                  f"workers: {workers}  partitions: {settings.partitions}")
+    console.print(f"Database: {described(settings)}  clock: {settings.clock}  "
+                  f"workers: {workers}  partitions: {settings.partitions}", markup=False)
     build_cluster(Settings()).close()  # create the tables once, before the workers race to
     listener = _listening_socket(host or settings.host, port or settings.port)
     uvicorn.run("service.api.main:app_from_environment", factory=True, fd=listener.fileno(),
@@ -75,13 +77,13 @@ def project(
     """Run the projections, policies and scheduled jobs as their own process: it follows
     the log and keeps every view caught up (API processes then need PORTAL_SCHEDULER=false)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    cluster = build_cluster()
+    cluster = build_cluster(read_settings())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     cluster.scheduler.start()
-    console.print(f"Projecting {cluster.settings.database_url} "
-                  f"({len(cluster.ledgers)} partitions) every {poll}s")
+    console.print(f"Projecting {described(cluster.settings)} "
+                  f"({len(cluster.ledgers)} partitions) every {poll}s", markup=False)
     try:
         while not stop.is_set():
             cluster.caught_up()
@@ -91,14 +93,18 @@ def project(
 
 
 @app.command()
+@one_line_errors
 def rebuild() -> None:
-    """Rebuild every view from the event log and print the events each view applied."""
-    cluster = build_cluster()
-    with console.status("Rebuilding views from the log…"):
-        counts = cluster.rebuild()
+    """Rebuild every view from the event log and print the events each view applied.
+    Refuses (exit 2) a database that does not exist or holds no ledger."""
+    cluster = open_existing(read_settings())
+    try:
+        with console.status("Rebuilding views from the log…"):
+            counts = cluster.rebuild()
+    finally:
+        cluster.close()
     for name, count in counts.items():
         print(f"{name}: {count} events applied")
-    cluster.close()
 
 
 @app.command("create-admin-key")

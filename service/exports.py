@@ -74,17 +74,26 @@ def invoice_rows(ledger: Ledger, *, partner_id: str | None,
             yield _invoice_row(invoice)
 
 
+class UnableToWrite(Exception):
+    """The destination refused the export (disk full, pipe closed): how far it got."""
+
+
 def write(rows: Iterator[dict[str, Any]], *, columns: tuple[str, ...], fmt: str,
           out: TextIO) -> int:
     count = 0
-    writer = csv.DictWriter(out, fieldnames=list(columns)) if fmt == "csv" else None
-    if writer:
-        writer.writeheader()
-    for row in rows:
+    try:
+        writer = csv.DictWriter(out, fieldnames=list(columns)) if fmt == "csv" else None
         if writer:
-            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
-                             for k, v in row.items()})
-        else:
-            out.write(json.dumps(row, separators=(",", ":")) + "\n")
-        count += 1
+            writer.writeheader()
+        for row in rows:
+            if writer:
+                writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
+                                 for k, v in row.items()})
+            else:
+                out.write(json.dumps(row, separators=(",", ":")) + "\n")
+            count += 1
+        out.flush()
+    except OSError as error:
+        raise UnableToWrite(f"cannot write the export after {count} rows: "
+                            f"{error.strerror or error}") from None
     return count

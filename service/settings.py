@@ -24,7 +24,9 @@ def partition_url(url: str, index: int) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+    # A rejected value is not repeated in the error: PORTAL_DATABASE_URL holds a password.
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     database_url: str = "sqlite:///./var/ledger.db"
     host: str = "127.0.0.1"
