@@ -84,6 +84,7 @@ def project(
                   f"({len(cluster.ledgers)} partitions) every {poll}s")
     try:
         while not stop.is_set():
+            cluster.home.clock.refresh()  # policies stamp their events with the shared time
             cluster.caught_up()
             stop.wait(poll)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from service.api import idempotency, problems
 from service.api.idempotency import IdempotencyStore
@@ -19,6 +19,7 @@ from service.api.routes import (
     sub_accounts,
     usage,
 )
+from service.api.shared_clock import read_shared_clock
 from service.bootstrap import Ledger
 from service.partitions import Cluster
 from service.portal import web as portal
@@ -43,6 +44,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
         description="Event-sourced billing and lifecycle service behind the partner portal. "
         "Errors are application/problem+json with a stable `code`.",
         lifespan=lifespan,
+        dependencies=[Depends(read_shared_clock)],
     )
     app.state.cluster = cluster
     store = IdempotencyStore(cluster.home.read_model, cluster.home.clock.now)
