@@ -22,6 +22,7 @@ from projections import (
     aggregate_states,
     alerts,
     analytics,
+    api_keys,
     as_of,
     audit,
     hash_chain,
@@ -36,11 +37,14 @@ if TYPE_CHECKING:
 
 VIEWS: tuple[ModuleType, ...] = (
     audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
+    api_keys,
 )
 SERVICE_DDL = (
     "CREATE TABLE IF NOT EXISTS s_idempotency (scope TEXT PRIMARY KEY, request_hash TEXT NOT "
     "NULL, status INTEGER NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)",
+    # When each key was last used (service/key_use.py): bookkeeping, not an event.
+    "CREATE TABLE IF NOT EXISTS s_key_use (key_id TEXT PRIMARY KEY, last_used_at TEXT NOT NULL)",
 )
 T = TypeVar("T")
 

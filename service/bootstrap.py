@@ -29,6 +29,7 @@ from service.alerts import Alerts
 from service.application import LedgerApplication
 from service.billing import Billing
 from service.clock import Clock, DatabaseClockStore, ManualClock, SystemClock
+from service.key_use import KeyUse
 from service.processing import Processor
 from service.scheduler import Job, Scheduler
 from service.settings import Settings
@@ -51,6 +52,7 @@ class Ledger:
     billing: Billing
     usage: Usage
     alerts: Alerts
+    key_use: KeyUse
     admin_token: str
     replicas: ReplicaCache = field(default_factory=ReplicaCache)
     known_partners: set[UUID] = field(default_factory=set)
@@ -171,7 +173,8 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     admin_token = settings.admin_token or secrets.token_urlsafe(32)
     ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
                     processor=processor, scheduler=scheduler, billing=billing,
-                    usage=usage, alerts=alerts, admin_token=admin_token)
+                    usage=usage, alerts=alerts, admin_token=admin_token,
+                    key_use=KeyUse(read_model=read_model, clock=clock))
     return ledger
 
 

@@ -13,6 +13,7 @@ from service.api.routes import (
     alerts,
     analytics,
     billing,
+    keys,
     lines,
     operations,
     partners,
@@ -50,7 +51,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     store = IdempotencyStore(cluster.home.read_model, cluster.home.clock.now)
     problems.install(app)
     idempotency.install(app, store)
-    for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,
+    for module in (partners, keys, sub_accounts, lines, billing, operations, usage, analytics,
                    alerts):
         app.include_router(module.router)
     portal.install(app)
