@@ -25,7 +25,10 @@ LINE_FLAGGED = "line_flagged"
 LINE_IDLE = "line_idle"
 CARD_EXPIRING = "card_expiring"
 PAYMENT_FAILED = "payment_failed"
+# The conditions the daily job checks: it resolves an alert of these kinds once its
+# condition has ended. Alerts of other kinds are raised by a command and stay open.
 KINDS = (CARD_EXPIRING, LINE_FLAGGED, LINE_IDLE, PAYMENT_FAILED)
+PRICING_CHANGE_REQUESTED = "pricing_change_requested"
 
 OPEN = "open"
 RESOLVED = "resolved"
@@ -93,6 +96,20 @@ def payment_failed_alert(*, invoice_id: str, number: str, balance_due: int, curr
                        "failed_at": _time(failed_at), "reason": reason})
 
 
+def pricing_change_requested_alert(*, request_id: str, pricing: dict[str, Any],
+                                   reason: str) -> Alert:
+    """For support: the partner asks for another price (support or the platform admin set
+    it with `PUT /pricing`)."""
+    return Alert(key=f"{PRICING_CHANGE_REQUESTED}:{request_id}", kind=PRICING_CHANGE_REQUESTED,
+                 subject_id=request_id,
+                 message=f"the partner asks for a change of pricing: {reason}",
+                 data={"pricing": pricing, "reason": reason})
+
+
+def _condition(key: str) -> bool:
+    return key.partition(":")[0] in KINDS
+
+
 class PartnerAlerts(LedgerAggregate):
     """The alerts raised for one partner, open or resolved; each key is raised once."""
 
@@ -153,11 +170,11 @@ class PartnerAlerts(LedgerAggregate):
         return True
 
     def reconcile(self, due: list[Alert], *, actor: Actor, at: datetime) -> tuple[int, int]:
-        """Raises the due alerts not raised yet and resolves the open ones no longer due;
-        returns (raised, resolved)."""
+        """Raises the due alerts not raised yet and resolves the open condition alerts
+        (`KINDS`) no longer due; returns (raised, resolved)."""
         due_keys = {alert.key for alert in due}
         resolved = sum(self.resolve(key=key, reason="the condition has ended", actor=actor,
                                     at=at)
-                       for key in self.open_keys if key not in due_keys)
+                       for key in self.open_keys if key not in due_keys and _condition(key))
         raised = sum(self.raise_alert(alert, actor=actor, at=at) for alert in due)
         return raised, resolved

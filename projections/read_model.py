@@ -28,6 +28,7 @@ from projections import (
     hash_chain,
     line_day_counts,
     lines,
+    pricing_requests,
     sub_accounts,
 )
 from projections.sql import Sql
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 VIEWS: tuple[ModuleType, ...] = (
     audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
-    api_keys,
+    api_keys, pricing_requests,
 )
 SERVICE_DDL = (
     "CREATE TABLE IF NOT EXISTS s_idempotency (scope TEXT PRIMARY KEY, request_hash TEXT NOT "

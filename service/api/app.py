@@ -17,6 +17,7 @@ from service.api.routes import (
     lines,
     operations,
     partners,
+    pricing_requests,
     sub_accounts,
     usage,
 )
@@ -51,8 +52,8 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     store = IdempotencyStore(cluster.home.read_model, cluster.home.clock.now)
     problems.install(app)
     idempotency.install(app, store)
-    for module in (partners, keys, sub_accounts, lines, billing, operations, usage, analytics,
-                   alerts):
+    for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
+                   usage, analytics, alerts):
         app.include_router(module.router)
     portal.install(app)
     return app
