@@ -5,6 +5,7 @@ history, explanation or export shows either."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zlib
@@ -122,6 +123,14 @@ def test_no_table_answer_trail_history_explanation_or_export_holds_a_secret(
     for text in [*shown, export.getvalue()]:
         assert not any(secret in text for secret in [*key_secrets, *card_tokens])
     assert '"token"' not in export.getvalue() and "tok_" not in export.getvalue()
+    actors = {(r["actor_role"], r["actor_scope"])
+              for r in csv.DictReader(io.StringIO(export.getvalue()))}
+    assert {("admin", "platform"), ("billing", "partner"), ("cycle_close", "policy")} <= {
+        (role if scope != "policy" else key, scope) for role, scope, key in (
+            (r["actor_role"], r["actor_scope"], r["actor_key_id"])
+            for r in csv.DictReader(io.StringIO(export.getvalue())))}
+    assert {role for role, _ in actors} <= {"admin", "operations", "billing", "reporting",
+                                            "support", "auditor", "policy"}
     added = [e for e in walk(client, paying.url("/audit-trail"), paying.as_("admin"), limit=500,
                              event_type="Partner.PaymentMethodAdded")[0]]
     assert [e["data"] for e in added] == [
