@@ -14,11 +14,16 @@ import threading
 from datetime import UTC, datetime
 from typing import Protocol
 
+import psycopg
+from eventsourcing.persistence import ConnectionPoolClosedError, PersistenceError
+
 from aggregates.errors import InvalidTransition
 from projections.read_model import ReadModel
 from projections.times import from_stored, stored
 
 MANUAL_ROW = "manual"
+# What a database that cannot be reached raises, through the library or the driver.
+DATABASE_ERRORS = (PersistenceError, ConnectionPoolClosedError, psycopg.Error)
 
 
 class Clock(Protocol):

@@ -15,11 +15,9 @@ import threading
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from eventsourcing.persistence import PersistenceError
-
 from projections.read_model import ReadModel
 from projections.times import stored
-from service.clock import Clock
+from service.clock import DATABASE_ERRORS, Clock
 
 log = logging.getLogger(__name__)
 INTERVAL = timedelta(minutes=1)
@@ -46,7 +44,7 @@ class KeyUse:
                         "ON CONFLICT (key_id) DO UPDATE SET last_used_at = excluded.last_used_at "
                         "WHERE s_key_use.last_used_at < excluded.last_used_at",
                         str(key_id), stored(now))
-        except PersistenceError:
+        except DATABASE_ERRORS:
             log.warning("could not record the use of key %s; will try at its next use",
                         key_id, exc_info=True)
             with self._lock:
