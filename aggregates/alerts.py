@@ -25,10 +25,13 @@ LINE_FLAGGED = "line_flagged"
 LINE_IDLE = "line_idle"
 CARD_EXPIRING = "card_expiring"
 PAYMENT_FAILED = "payment_failed"
+# The conditions the daily job checks: it resolves an alert of these kinds once its
+# condition has ended. Alerts of other kinds are raised by a command and stay open.
 KINDS = (CARD_EXPIRING, LINE_FLAGGED, LINE_IDLE, PAYMENT_FAILED)
 # Raised by a scheduled job that failed for the partner; resolved when that job next
 # succeeds for it, never by the alerts job's condition check.
 JOB_FAILED = "job_failed"
+PRICING_CHANGE_REQUESTED = "pricing_change_requested"
 
 OPEN = "open"
 RESOLVED = "resolved"
@@ -105,8 +108,19 @@ def job_failed_alert(*, job: str, error: str, at: datetime) -> Alert:
                  data={"job": job, "failed_at": _time(at), "error": error})
 
 
-def _kind(key: str) -> str:
-    return key.split(":", 1)[0]
+
+def pricing_change_requested_alert(*, request_id: str, pricing: dict[str, Any],
+                                   reason: str) -> Alert:
+    """For support: the partner asks for another price (support or the platform admin set
+    it with `PUT /pricing`)."""
+    return Alert(key=f"{PRICING_CHANGE_REQUESTED}:{request_id}", kind=PRICING_CHANGE_REQUESTED,
+                 subject_id=request_id,
+                 message=f"the partner asks for a change of pricing: {reason}",
+                 data={"pricing": pricing, "reason": reason})
+
+
+def _condition(key: str) -> bool:
+    return key.partition(":")[0] in KINDS
 
 
 class PartnerAlerts(LedgerAggregate):
@@ -189,12 +203,11 @@ class PartnerAlerts(LedgerAggregate):
                             actor=actor, at=at)
 
     def reconcile(self, due: list[Alert], *, actor: Actor, at: datetime) -> tuple[int, int]:
-        """Raises the due alerts not raised yet and resolves the open ones no longer due;
-        returns (raised, resolved). Job failures are left to the jobs themselves."""
+        """Raises the due alerts not raised yet and resolves the open condition alerts
+        (`KINDS`) no longer due; returns (raised, resolved)."""
         due_keys = {alert.key for alert in due}
         resolved = sum(self.resolve(key=key, reason="the condition has ended", actor=actor,
                                     at=at)
-                       for key in self.open_keys
-                       if key not in due_keys and _kind(key) != JOB_FAILED)
+                       for key in self.open_keys if key not in due_keys and _condition(key))
         raised = sum(self.raise_alert(alert, actor=actor, at=at) for alert in due)
         return raised, resolved

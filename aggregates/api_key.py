@@ -12,11 +12,16 @@ import secrets
 from datetime import datetime
 from uuid import UUID
 
-from aggregates.base import Actor, LedgerAggregate
+from aggregates.base import (
+    PARTNER,
+    PARTNER_ROLES,
+    PLATFORM,
+    PLATFORM_ROLES,
+    Actor,
+    LedgerAggregate,
+)
 from aggregates.errors import InvalidInput, InvalidTransition
 
-PARTNER_ROLES = ("admin", "operations", "billing", "reporting")
-PLATFORM_ROLES = ("support", "auditor", "admin")
 TOKEN_PREFIX = "pl"
 
 
@@ -72,6 +77,11 @@ class ApiKey(LedgerAggregate):
             raise InvalidInput("name must be 1 to 200 characters")
         return cls._start(cls.Issued, id=id, actor=actor, at=at, partner_id=partner_id,
                           role=role, name=cleaned, secret_hash=hash_secret(secret))
+
+    @property
+    def scope(self) -> str:
+        """A partner's key, or the platform's."""
+        return PARTNER if self.partner_id is not None else PLATFORM
 
     def matches(self, secret: str) -> bool:
         return not self.revoked and hmac.compare_digest(self.secret_hash, hash_secret(secret))

@@ -25,12 +25,14 @@ from projections import (
     aggregate_states,
     alerts,
     analytics,
+    api_keys,
     as_of,
     audit,
     hash_chain,
     idempotency_records,
     line_day_counts,
     lines,
+    pricing_requests,
     quarantine,
     sub_accounts,
 )
@@ -45,10 +47,13 @@ if TYPE_CHECKING:
 
 VIEWS: tuple[ModuleType, ...] = (
     audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
+    api_keys, pricing_requests,
 )
 SERVICE_DDL = (
     *idempotency_records.DDL,
     "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)",
+    # When each key was last used (service/key_use.py): bookkeeping, not an event.
+    "CREATE TABLE IF NOT EXISTS s_key_use (key_id TEXT PRIMARY KEY, last_used_at TEXT NOT NULL)",
 )
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -160,8 +160,12 @@ class LedgerApplication(Application[UUID]):
         return key, format_token(key.id, secret)
 
     @retried
-    def revoke_key(self, *, partner_id: UUID, key_id: UUID, actor: Actor) -> None:
+    def revoke_key(self, *, partner_id: UUID | None, key_id: UUID, actor: Actor) -> None:
+        """Revokes one of the partner's keys, or (`partner_id` None) a platform key; a key
+        of anyone else is not found."""
         key = self.load(ApiKey, key_id, partner_id=partner_id)
+        if partner_id is None and key.partner_id is not None:
+            raise NotFound(f"no platform key {key_id}")
         key.revoke(actor=actor, at=self.clock.now())
         self.save(key)
 

@@ -25,11 +25,11 @@ from policies import auto_flag, auto_pause, cycle_close, dunning
 from projections.as_of import ReplicaCache
 from projections.inline import InlinePostgresRecorder, InlineSQLiteRecorder, InlineViews
 from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
-from projections.times import from_stored, stored
 from service.alerts import Alerts
 from service.application import LedgerApplication
 from service.billing import Billing
-from service.clock import Clock, ManualClock, SystemClock
+from service.clock import Clock, DatabaseClockStore, ManualClock, SystemClock
+from service.key_use import KeyUse
 from service.processing import Processor
 from service.scheduler import Job, Scheduler
 from service.settings import Settings
@@ -52,6 +52,7 @@ class Ledger:
     billing: Billing
     usage: Usage
     alerts: Alerts
+    key_use: KeyUse
     admin_token: str
     replicas: ReplicaCache = field(default_factory=ReplicaCache)
     known_partners: set[UUID] = field(default_factory=set)
@@ -88,22 +89,15 @@ def _read_model(env: dict[str, str], *, postgres: bool) -> ReadModel:
 
 
 def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
-    with read_model.reading() as sql:
-        saved = sql.scalar("SELECT now FROM s_clock WHERE id = 'manual'")
-    if saved:
-        start = from_stored(saved)
-    elif settings.clock_start is not None:
-        start = settings.clock_start if settings.clock_start.tzinfo else \
+    """The manual clock over its row in the database, which every process shares: it
+    starts where the row stands, or (on a new database) at PORTAL_CLOCK_START or now."""
+    if settings.clock_start is not None:
+        default = settings.clock_start if settings.clock_start.tzinfo else \
             settings.clock_start.replace(tzinfo=UTC)
     else:
-        start = datetime.now(UTC).replace(microsecond=0)
-
-    def persist(at: datetime) -> None:
-        with read_model.writing() as sql:
-            sql.run("INSERT INTO s_clock (id, now) VALUES ('manual', ?) "
-                    "ON CONFLICT (id) DO UPDATE SET now = excluded.now", stored(at))
-
-    return ManualClock(start, persist=persist)
+        default = datetime.now(UTC).replace(microsecond=0)
+    store = DatabaseClockStore(read_model)
+    return ManualClock(store.start(default), store=store)
 
 
 @contextmanager
@@ -181,7 +175,8 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     admin_token = settings.admin_token or secrets.token_urlsafe(32)
     ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
                     processor=processor, scheduler=scheduler, billing=billing,
-                    usage=usage, alerts=alerts, admin_token=admin_token)
+                    usage=usage, alerts=alerts, admin_token=admin_token,
+                    key_use=KeyUse(read_model=read_model, clock=clock))
     return ledger
 
 

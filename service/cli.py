@@ -15,7 +15,7 @@ from rich.console import Console
 
 from aggregates.base import Actor
 from aggregates.errors import DomainError
-from service import cli_audit, cli_quarantine
+from service import cli_audit, cli_keys, cli_quarantine
 from service.bootstrap import build
 from service.cli_database import described, open_existing
 from service.cli_errors import one_line_errors, read_settings
@@ -86,6 +86,7 @@ def project(
                   f"({len(cluster.ledgers)} partitions) every {poll}s", markup=False)
     try:
         while not stop.is_set():
+            cluster.home.clock.refresh()  # policies stamp their events with the shared time
             cluster.caught_up()
             stop.wait(poll)
     finally:
@@ -164,6 +165,7 @@ def seed_demo() -> None:
 
 cli_audit.register(app)
 cli_quarantine.register(app)
+cli_keys.register(app)
 
 if __name__ == "__main__":
     app()

@@ -77,6 +77,7 @@ class Cluster:
         for ledger in (first, *(other for other in self.ledgers if other is not first)):
             key = ledger.app.authenticate(token)
             if key is not None:
+                ledger.key_use.seen(key.id)  # at most a write a minute (service/key_use.py)
                 return key
         return None
 

@@ -6,19 +6,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from service.api import authentication, docs, idempotency, problems, request_body
 from service.api.routes import (
     alerts,
     analytics,
     billing,
+    keys,
     lines,
     operations,
     partners,
+    pricing_requests,
     sub_accounts,
     usage,
 )
+from service.api.shared_clock import read_shared_clock
 from service.bootstrap import Ledger
 from service.partitions import Cluster
 from service.portal import web as portal
@@ -45,6 +48,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(read_shared_clock)],
     )
     app.state.cluster = cluster
     problems.install(app)
@@ -53,8 +57,8 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     app.state.idempotency = idempotency.install(app, cluster)
     request_body.install(app)
     authentication.install(app, cluster)
-    for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,
-                   alerts):
+    for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
+                   usage, analytics, alerts):
         app.include_router(module.router)
     docs.install(app)
     portal.install(app)

@@ -15,7 +15,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from aggregates.base import Actor
+from aggregates.base import PARTNER, PLATFORM, Actor
 from aggregates.errors import NotFound
 from service.api.problems import ApiProblem
 from service.as_of import ViewSource, view_source
@@ -35,7 +35,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "partners.create": ["platform:admin"],
         "partners.read": ["admin", "operations", "billing", "reporting", "platform:support",
                           "platform:auditor", "platform:admin"],
-        "pricing.change": ["admin", "platform:admin"],
+        # A partner may not set its own price: it asks, and support or the platform decide.
+        "pricing.change": ["platform:admin", "platform:support"],
+        "pricing.request": ["admin"],
+        "pricing.requests.read": ["admin", "platform:support", "platform:admin"],
         "keys.platform": ["platform:admin"],
         "keys.partner": ["admin", "platform:admin"],
         "lines.read": ["admin", "operations", "reporting", "platform:support",
@@ -60,17 +63,25 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Principal:
+    """The caller: a key's id, the role it was issued with, and its partner (None for the
+    platform's keys and the bootstrap admin)."""
+
     key_id: str
     role: str
     partner_id: UUID | None
 
     @property
+    def scope(self) -> str:
+        return PARTNER if self.partner_id else PLATFORM
+
+    @property
     def grant(self) -> str:
+        """The name PERMISSIONS knows the role by (platform roles are prefixed)."""
         return self.role if self.partner_id else f"platform:{self.role}"
 
     @property
     def actor(self) -> Actor:
-        return Actor(key_id=self.key_id, role=self.grant)
+        return Actor(key_id=self.key_id, role=self.role, scope=self.scope)
 
 
 def cluster_of(request: Request) -> Cluster:

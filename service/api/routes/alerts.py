@@ -28,6 +28,8 @@ def list_alerts(page: PageDep, as_of: AsOf = None,
     or `alerts` — failed for this partner; resolved when it next succeeds for it). A job
     at 00:00 UTC each day raises the others (so moving the manual clock
     past midnight raises what fell due) and resolves those whose condition has ended.
+    `pricing_change_requested` (the partner admin asked for another price; for support)
+    is raised by the request itself and stays open.
     Each is raised once per occurrence, named by its `key` (e.g.
     `line_flagged:<line id>:<flagged at>`).
 
