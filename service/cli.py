@@ -15,7 +15,7 @@ from rich.console import Console
 
 from aggregates.base import Actor
 from aggregates.errors import DomainError
-from service import cli_audit
+from service import cli_audit, cli_reconcile
 from service.bootstrap import build
 from service.partitions import build_cluster, home_partner_id
 from service.settings import Settings
@@ -157,6 +157,7 @@ def seed_demo() -> None:
 
 
 cli_audit.register(app)
+cli_reconcile.register(app)
 
 if __name__ == "__main__":
     app()

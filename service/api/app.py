@@ -16,6 +16,7 @@ from service.api.routes import (
     lines,
     operations,
     partners,
+    reconciliation,
     sub_accounts,
     usage,
 )
@@ -30,6 +31,9 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # A process that stopped between a charge and its record left the attempt open.
+        for ledger in cluster.ledgers:
+            ledger.billing.settle_open_attempts()
         if run_scheduler:
             cluster.scheduler.start()
         try:
@@ -49,7 +53,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     problems.install(app)
     idempotency.install(app, store)
     for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,
-                   alerts):
+                   alerts, reconciliation):
         app.include_router(module.router)
     portal.install(app)
     return app
