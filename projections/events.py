@@ -13,8 +13,9 @@ _BASE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "actor_id",
      "actor_role"}
 )
-# Secrets are stored hashed, and even the hash stays out of every read model.
-_PRIVATE_FIELDS = frozenset({"secret_hash"})
+# Secrets are stored hashed, and even the hash stays out of every read model; a card's
+# gateway token is for the gateway alone (a rebuild removes tokens already in the views).
+_PRIVATE_FIELDS = frozenset({"secret_hash", "token"})
 
 
 def entity_type(event: Any) -> str:
