@@ -29,7 +29,7 @@ from eventsourcing.persistence import IntegrityError
 
 from aggregates.base import Actor, policy_actor
 from aggregates.charges import billing_period, next_period
-from aggregates.errors import AlreadyPaid, NotFound, PaymentInProgress
+from aggregates.errors import AlreadyPaid, InvalidTransition, NotFound, PaymentInProgress
 from aggregates.invoice import OPEN, PAID, PAST_DUE, Invoice
 from aggregates.invoice_draft import Draft
 from aggregates.partner import Partner, PaymentMethod
@@ -260,7 +260,14 @@ class Billing:
                 self.app.save(invoice)
             return invoice
 
-        return with_retries(step)
+        try:
+            return with_retries(step)
+        except InvalidTransition:
+            # The attempt was closed otherwise (abandoned after a call slower than the
+            # lease): the gateway's books and ours disagree; reconciliation lists it.
+            log.error("payment attempt %s: the gateway answered %s after the attempt was "
+                      "closed", attempt_id, result)
+            raise
 
     def _settle(self, invoice: Invoice, attempt: dict[str, Any], actor: Actor) -> str:
         """Settles an open attempt by asking the gateway about its id: records the answer
