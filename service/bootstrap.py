@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 from uuid import UUID
@@ -29,6 +29,7 @@ from service.alerts import Alerts
 from service.application import LedgerApplication
 from service.billing import Billing
 from service.clock import Clock, DatabaseClockStore, ManualClock, SystemClock
+from service.gateway_books import SqlChargeBook
 from service.key_use import KeyUse
 from service.processing import Processor
 from service.scheduler import Job, Scheduler
@@ -165,8 +166,10 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     alerts = Alerts(app=app, read_model=read_model, caught_up=processor.run)
     scheduler = scheduler or Scheduler(clock=clock, after_job=processor.run,
                                        tick_seconds=settings.tick_seconds)
-    billing = Billing(app=app, read_model=read_model, gateway=SimulatedGateway(),
-                      caught_up=processor.run)
+    gateway = SimulatedGateway(SqlChargeBook(read_model),
+                               delay_seconds=settings.gateway_delay_ms / 1000)
+    billing = Billing(app=app, read_model=read_model, gateway=gateway, caught_up=processor.run,
+                      lease=timedelta(seconds=settings.payment_lease_seconds))
     for job in (cycle_close, dunning):
         scheduler.add(Job(name=job.NAME + job_suffix, trigger=job.TRIGGER,
                           run=lambda at, job=job: job.run(billing, at, outcomes=alerts)))

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from aggregates.base import Actor
 from aggregates.errors import DomainError
-from service import cli_audit, cli_keys, cli_quarantine
+from service import cli_audit, cli_keys, cli_quarantine, cli_reconcile
 from service.bootstrap import build
 from service.cli_database import described, open_existing
 from service.cli_errors import one_line_errors, read_settings
@@ -166,6 +166,7 @@ def seed_demo() -> None:
 cli_audit.register(app)
 cli_quarantine.register(app)
 cli_keys.register(app)
+cli_reconcile.register(app)
 
 if __name__ == "__main__":
     app()

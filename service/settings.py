@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Literal
 from urllib.parse import unquote, urlparse, urlunparse
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     # How long an `Idempotency-Key`'s answer is kept and replayed (service clock); then
     # the key may be used again and its row is pruned (service/api/idempotency.py).
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 365)
+    # Payments (docs/OPERATIONS.md, "Payments and reconciliation"). The simulated gateway
+    # takes this long over each new charge, like a real gateway's round trip (race tests).
+    gateway_delay_ms: int = Field(default=0, ge=0, le=60_000)
+    # Wall-clock seconds a payer has to call the gateway once it recorded an attempt, and
+    # again for that call to finish; an attempt the gateway never saw is closed after both.
+    payment_lease_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     @field_validator("database_url")
     @classmethod
@@ -71,6 +77,15 @@ class Settings(BaseSettings):
         if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
             raise ValueError("PORTAL_DATABASE_URL must start with sqlite:/// or postgresql://")
         return url
+
+    @model_validator(mode="after")
+    def _gateway_within_lease(self) -> Settings:
+        # A charge slower than the lease could land after its attempt was closed as never
+        # charged.
+        if self.gateway_delay_ms >= self.payment_lease_seconds * 1000:
+            raise ValueError("PORTAL_GATEWAY_DELAY_MS must be shorter than "
+                             "PORTAL_PAYMENT_LEASE_SECONDS")
+        return self
 
     @property
     def is_postgres(self) -> bool:

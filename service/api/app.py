@@ -18,6 +18,7 @@ from service.api.routes import (
     operations,
     partners,
     pricing_requests,
+    reconciliation,
     sub_accounts,
     usage,
 )
@@ -33,6 +34,9 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # A process that stopped between a charge and its record left the attempt open.
+        for ledger in cluster.ledgers:
+            ledger.billing.settle_open_attempts()
         if run_scheduler:
             cluster.scheduler.start()
         try:
@@ -58,7 +62,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     request_body.install(app)
     authentication.install(app, cluster)
     for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
-                   usage, analytics, alerts):
+                   usage, analytics, alerts, reconciliation):
         app.include_router(module.router)
     docs.install(app)
     portal.install(app)

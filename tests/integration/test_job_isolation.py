@@ -150,9 +150,11 @@ def test_a_payment_retry_that_fails_for_one_partner_leaves_the_others_retried(
 ) -> None:
     first, middle, last = partners(ledger, card=DECLINING)
     ledger.scheduler.advance(at("2026-02-01T06:00:00"))  # every first attempt declines
-    gateway = type(ledger.billing.gateway)
-    breaks.method(gateway, "charge",
-                  fails=lambda *args, **kw: kw["method"].id == _card(ledger, last),
+    # A gateway that does not answer leaves the attempt open (its outcome is unknown, so
+    # it is settled by asking the gateway later, never charged again): the failure here is
+    # the partner's own dunning step, before any attempt is recorded.
+    breaks.method(type(ledger.billing), "attempt_payment",
+                  fails=lambda *args, **kw: kw["partner_id"] == last,
                   error=ConnectionError("gateway unreachable"))
 
     ledger.scheduler.advance(at("2026-02-02T06:00:00"))  # the 1-day retry
