@@ -173,12 +173,6 @@ def test_a_payment_retry_that_fails_for_one_partner_leaves_the_others_retried(
     assert payment_attempts(ledger, first) == 2  # its next retry is not due yet
 
 
-def _card(ledger: Ledger, partner_id: UUID) -> UUID:
-    method = ledger.app.partner(partner_id).default_payment_method
-    assert method is not None
-    return method.id
-
-
 def test_the_alerts_job_checks_every_other_partner_when_one_fails(
     ledger: Ledger, breaks: Breaks,
 ) -> None:
