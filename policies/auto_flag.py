@@ -12,30 +12,28 @@ then pauses its sending.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Protocol
-from uuid import UUID
+from collections.abc import Callable
+from typing import Any
 
-from aggregates.base import Actor, policy_actor
+from aggregates.base import policy_actor
 from aggregates.usage import FlagThresholds, UsageLedger, decode_rows
+from service.commands.usage import AutoFlagLine
 
 NAME = "auto_flag"
 ACTOR = policy_actor(NAME)
 
 
-class FlagsLines(Protocol):
-    def auto_flag(self, *, usage_ledger_id: UUID, line_id: UUID, hour: datetime, reason: str,
-                  actor: Actor) -> bool: ...
-
-
 REACTS_TO = (UsageLedger.UsageRecorded, UsageLedger.UsageCorrected)
 
-def react(event: Any, commands: FlagsLines, thresholds: FlagThresholds) -> None:
+
+def react(event: Any, run: Callable[[AutoFlagLine], object],
+          thresholds: FlagThresholds) -> None:
+    """`run` executes the command as this policy (service/commands/execute.py)."""
     if not isinstance(event, REACTS_TO):
         return
     suspects = [r for r in event.rows if thresholds.may_flag(r[2:])]
     for row in decode_rows(event.day, suspects):
         reason = thresholds.reason(row)
         if reason is not None:
-            commands.auto_flag(usage_ledger_id=event.originator_id, line_id=row.line_id,
-                               hour=row.hour, reason=reason, actor=ACTOR)
+            run(AutoFlagLine(usage_ledger_id=event.originator_id, line_id=row.line_id,
+                             hour=row.hour, reason=reason))

@@ -6,22 +6,21 @@ restart that hands the same `Flagged` event over again changes nothing.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-from uuid import UUID
+from collections.abc import Callable
+from typing import Any
 
 from aggregates.base import policy_actor
 from aggregates.line import Line
+from service.commands.lines import PauseFlaggedLine
 
 NAME = "auto_pause"
 ACTOR = policy_actor(NAME)
 REACTS_TO = (Line.Flagged,)
 
 
-class PausesFlaggedLines(Protocol):
-    def pause_flagged_line(self, *, line_id: UUID, flag_version: int) -> None: ...
 
 
-def react(event: Any, commands: PausesFlaggedLines) -> None:
+def react(event: Any, run: Callable[[PauseFlaggedLine], object]) -> None:
+    """`run` executes the command as this policy (service/commands/execute.py)."""
     if isinstance(event, REACTS_TO):
-        commands.pause_flagged_line(line_id=event.originator_id,
-                                    flag_version=event.originator_version)
+        run(PauseFlaggedLine(line_id=event.originator_id, flag_version=event.originator_version))

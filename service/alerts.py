@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from aggregates.alerts import (
@@ -19,14 +20,18 @@ from aggregates.alerts import (
     idle_line_alert,
     payment_failed_alert,
 )
-from aggregates.base import policy_actor
+from aggregates.base import Actor, policy_actor
 from aggregates.charges import billing_period
 from aggregates.errors import NotFound
 from policies.partner_isolation import PartnerSteps, unguarded
 from projections import aggregate_states
 from projections import alerts as view
 from projections.read_model import ReadModel
-from service.application import LedgerApplication, retried
+from service.application import LedgerApplication
+from service.commands.alerts import ReconcileAlerts, RecordJobFailure, RecordJobSuccess
+
+if TYPE_CHECKING:
+    from service.commands.base import CommandRunner
 
 ACTOR = policy_actor("alerts")
 
@@ -37,6 +42,14 @@ class Alerts:
         self.app = app
         self.read_model = read_model
         self.caught_up = caught_up
+        # The command path (service/commands/execute.py) the alerts job's per-partner steps
+        # and the jobs' failure alerts take; wired by service/bootstrap.py.
+        self.commands: CommandRunner | None = None
+
+    def execute(self, command: Any) -> Any:
+        if self.commands is None:
+            raise RuntimeError("Alerts' command path is wired by service.bootstrap")
+        return self.commands(command, actor=ACTOR)
 
     def due(self, partner_id: UUID, at: datetime) -> list[Alert]:
         """Every alert whose condition holds for the partner at `at`."""
@@ -66,17 +79,18 @@ class Alerts:
                     failed_at=failed_at, reason=reason))
         return [alert for alert in candidates if alert is not None]
 
-    @retried
-    def reconcile(self, *, partner_id: UUID, at: datetime) -> tuple[int, int]:
-        """Raises the partner's due alerts (once each) and resolves the ended ones."""
+    def reconcile(self, *, partner_id: UUID, at: datetime,
+                  actor: Actor = ACTOR) -> tuple[int, int]:
+        """Raises the partner's due alerts (once each) and resolves the ended ones. Run as
+        `ReconcileAlerts` (service/commands/alerts.py)."""
         due = self.due(partner_id, at)
         try:
             alerts = self.app.load(PartnerAlerts, PartnerAlerts.id_for(partner_id))
         except NotFound:
             if not due:
                 return 0, 0
-            alerts = PartnerAlerts.start(partner_id=partner_id, actor=ACTOR, at=at)
-        raised, resolved = alerts.reconcile(due, actor=ACTOR, at=at)
+            alerts = PartnerAlerts.start(partner_id=partner_id, actor=actor, at=at)
+        raised, resolved = alerts.reconcile(due, actor=actor, at=at)
         if raised or resolved:
             self.app.save(alerts)
         return raised, resolved
@@ -89,29 +103,38 @@ class Alerts:
         with self.read_model.reading() as sql:
             return {UUID(pid) for pid in view.partners_with_open_job_failure(sql, job=job)}
 
-    @retried
     def job_failed(self, *, partner_id: UUID, job: str, error: str, at: datetime) -> bool:
         """Raises the partner's `job_failed` alert for `job`, unless one is open."""
-        alerts = self._alerts_of(partner_id, at=at)
-        if alerts.job_failed(job=job, error=error, actor=ACTOR, at=at):
-            self.app.save(alerts)
-            return True
-        return False
+        return bool(self.execute(RecordJobFailure(partner_id=partner_id, job=job, error=error,
+                                                  at=at)))
 
-    @retried
     def job_succeeded(self, *, partner_id: UUID, job: str, at: datetime) -> bool:
         """Resolves the partner's open `job_failed` alert for `job`, if any."""
-        alerts = self._alerts_of(partner_id, at=at)
-        if alerts.job_succeeded(job=job, actor=ACTOR, at=at):
+        return bool(self.execute(RecordJobSuccess(partner_id=partner_id, job=job, at=at)))
+
+    def record_job_failure(self, *, partner_id: UUID, job: str, error: str, at: datetime,
+                           actor: Actor) -> bool:
+        """Run as `RecordJobFailure` (service/commands/alerts.py)."""
+        alerts = self._alerts_of(partner_id, at=at, actor=actor)
+        if alerts.job_failed(job=job, error=error, actor=actor, at=at):
             self.app.save(alerts)
             return True
         return False
 
-    def _alerts_of(self, partner_id: UUID, *, at: datetime) -> PartnerAlerts:
+    def record_job_success(self, *, partner_id: UUID, job: str, at: datetime,
+                           actor: Actor) -> bool:
+        """Run as `RecordJobSuccess` (service/commands/alerts.py)."""
+        alerts = self._alerts_of(partner_id, at=at, actor=actor)
+        if alerts.job_succeeded(job=job, actor=actor, at=at):
+            self.app.save(alerts)
+            return True
+        return False
+
+    def _alerts_of(self, partner_id: UUID, *, at: datetime, actor: Actor) -> PartnerAlerts:
         try:
             return self.app.load(PartnerAlerts, PartnerAlerts.id_for(partner_id))
         except NotFound:
-            return PartnerAlerts.start(partner_id=partner_id, actor=ACTOR, at=at)
+            return PartnerAlerts.start(partner_id=partner_id, actor=actor, at=at)
 
     def check(self, at: datetime, *, steps: PartnerSteps = unguarded) -> dict[str, int]:
         """The alerts job: every partner, at `at`, each one of `steps` (the scheduled job
@@ -121,7 +144,7 @@ class Alerts:
             partners = aggregate_states.partner_ids(sql)
         raised = resolved = 0
         for pid in partners:
-            r, s = steps.step(UUID(pid), lambda pid=pid: self.reconcile(
-                partner_id=UUID(pid), at=at)) or (0, 0)
+            r, s = steps.step(UUID(pid), lambda pid=pid: self.execute(
+                ReconcileAlerts(partner_id=UUID(pid), at=at))) or (0, 0)
             raised, resolved = raised + r, resolved + s
         return {"raised": raised, "resolved": resolved}

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
@@ -39,7 +39,12 @@ from projections import aggregate_states
 from projections.billing import period_draft
 from projections.read_model import ReadModel
 from projections.times import stored
-from service.application import LedgerApplication, retried, with_retries
+from service.application import LedgerApplication
+from service.commands.billing import ClosePartnerCycles, DunInvoice
+from service.version_races import with_retries
+
+if TYPE_CHECKING:
+    from service.commands.base import CommandRunner
 
 log = logging.getLogger(__name__)
 CYCLE_CLOSE = policy_actor("cycle_close")
@@ -86,6 +91,14 @@ class Billing:
         self.caught_up = caught_up
         self.lease = lease
         self.wall = wall
+        # The command path (service/commands/execute.py) the jobs' per-partner steps take;
+        # wired by service/bootstrap.py once the service exists.
+        self.commands: CommandRunner | None = None
+
+    def execute(self, command: Any, *, actor: Actor) -> Any:
+        if self.commands is None:
+            raise RuntimeError("Billing's command path is wired by service.bootstrap")
+        return self.commands(command, actor=actor)
 
     @property
     def now(self) -> datetime:
@@ -93,24 +106,15 @@ class Billing:
 
     # -- account terms ---------------------------------------------------------------------
 
-    @retried
     def add_payment_method(self, *, partner_id: UUID, actor: Actor,
-                           **card: Any) -> tuple[Partner, UUID]:
+                           at: datetime | None = None, **card: Any) -> tuple[Partner, UUID]:
+        """Run as `AddPaymentMethod` (service/commands/billing.py); `at` defaults to the
+        service clock for a direct, single-threaded caller (a test's set-up)."""
         partner = self.app.partner(partner_id)
         method_id = uuid4()
-        partner.add_payment_method(method_id=method_id, actor=actor, at=self.now, **card)
+        partner.add_payment_method(method_id=method_id, actor=actor, at=at or self.now, **card)
         self.app.save(partner)
         return partner, method_id
-
-    @retried
-    def partner_step(self, *, partner_id: UUID, step: str, actor: Actor,
-                     **kwargs: Any) -> Partner:
-        """make_default_payment_method, remove_payment_method, grant_credit,
-        add_discount, remove_discount."""
-        partner = self.app.partner(partner_id)
-        getattr(partner, step)(actor=actor, at=self.now, **kwargs)
-        self.app.save(partner)
-        return partner
 
     # -- invoices --------------------------------------------------------------------------
 
@@ -172,13 +176,16 @@ class Billing:
             invoiced = {(r["partner_id"], r["period_start"]) for r in sql.all(
                 "SELECT partner_id, period_start FROM v_invoices")}
         for pid in partners:
-            issued += steps.step(UUID(pid), lambda pid=pid: self._close_partner_cycles(
-                pid, at=at, invoiced=invoiced)) or []
+            issued += steps.step(UUID(pid), lambda pid=pid: self.execute(
+                ClosePartnerCycles(partner_id=UUID(pid), until=at,
+                                   invoiced=frozenset(invoiced)), actor=CYCLE_CLOSE)) or []
         return issued
 
-    def _close_partner_cycles(self, pid: str, *, at: datetime,
-                              invoiced: set[tuple[str, str]]) -> list[Invoice]:
-        partner = self.app.partner(UUID(pid))
+    def close_partner_cycles(self, partner_id: UUID, *, at: datetime,
+                             invoiced: frozenset[tuple[str, str]]) -> list[Invoice]:
+        """Run as `ClosePartnerCycles` (service/commands/billing.py)."""
+        pid = str(partner_id)
+        partner = self.app.partner(partner_id)
         issued = []
         start, end = billing_period(anchor_day=partner.billing_anchor_day,
                                     containing=partner.created_on)
@@ -343,12 +350,13 @@ class Billing:
         self.caught_up()
         retried_ = []
         for partner_id, invoice_id in self._unpaid():
-            retried_ += steps.step(partner_id, lambda p=partner_id, i=invoice_id:
-                                   self._dun(partner_id=p, invoice_id=i, at=at)) or []
+            retried_ += steps.step(partner_id, lambda p=partner_id, i=invoice_id: self.execute(
+                DunInvoice(partner_id=p, invoice_id=i, due_by=at), actor=DUNNING)) or []
         return retried_
 
-    def _dun(self, *, partner_id: UUID, invoice_id: UUID, at: datetime) -> list[Invoice]:
-        """One invoice's dunning step: settle its open attempt, then charge when due."""
+    def dun(self, *, partner_id: UUID, invoice_id: UUID, at: datetime) -> list[Invoice]:
+        """One invoice's dunning step: settle its open attempt, then charge when due. Run
+        as `DunInvoice` (service/commands/billing.py)."""
         done: list[Invoice] = []
         invoice = self.invoice(partner_id, invoice_id)
         if invoice.open_attempt is not None:
@@ -366,42 +374,3 @@ class Billing:
                 done.append(self.attempt_payment(partner_id=partner_id,
                                                  invoice_id=invoice_id, actor=DUNNING))
         return done
-
-    @retried
-    def refund(self, *, partner_id: UUID, invoice_id: UUID, amount: int, reason: str,
-               actor: Actor) -> Invoice:
-        invoice = self.invoice(partner_id, invoice_id)
-        invoice.refund(amount=amount, reason=reason, actor=actor, at=self.now)
-        self.app.save(invoice)
-        return invoice
-
-    # -- disputes --------------------------------------------------------------------------
-
-    @retried
-    def open_dispute(self, *, partner_id: UUID, invoice_id: UUID, item_index: int, reason: str,
-                     actor: Actor) -> tuple[Invoice, UUID]:
-        invoice = self.invoice(partner_id, invoice_id)
-        dispute_id = uuid4()
-        invoice.open_dispute(dispute_id=dispute_id, item_index=item_index, reason=reason,
-                             actor=actor, at=self.now)
-        self.app.save(invoice)
-        return invoice, dispute_id
-
-    @retried
-    def resolve_dispute(self, *, partner_id: UUID, invoice_id: UUID, dispute_id: UUID,
-                        resolution: str, amount: int | None, reason: str,
-                        actor: Actor) -> Invoice:
-        """Records the resolution and, in the same transaction, its credit or refund."""
-        invoice = self.invoice(partner_id, invoice_id)
-        at = self.now
-        invoice.resolve_dispute(dispute_id=dispute_id, resolution=resolution, amount=amount,
-                                reason=reason, actor=actor, at=at)
-        touched: list[Any] = [invoice]
-        if resolution == "credit" and amount:
-            partner = self.app.partner(partner_id)
-            partner.grant_credit(amount=amount, reason="adjustment", actor=actor, at=at)
-            touched.append(partner)
-        elif resolution == "refund" and amount:
-            invoice.refund(amount=amount, reason=f"dispute: {reason}", actor=actor, at=at)
-        self.app.save(*touched)
-        return invoice

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse, urlunparse
 from uuid import UUID
 
@@ -18,6 +19,7 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment, get_topic
 from psycopg.sql import SQL, Identifier
 
+from aggregates.base import Actor
 from aggregates.payments import SimulatedGateway
 from aggregates.usage import FlagThresholds
 from policies import alerts as alerts_job
@@ -29,6 +31,7 @@ from service.alerts import Alerts
 from service.application import LedgerApplication
 from service.billing import Billing
 from service.clock import Clock, DatabaseClockStore, ManualClock, SystemClock
+from service.commands import Command, execute
 from service.gateway_books import SqlChargeBook
 from service.key_use import KeyUse
 from service.processing import Processor
@@ -37,6 +40,7 @@ from service.settings import Settings
 from service.usage import Usage
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 SCHEMA_LOCK = 0x1ED6E2  # any fixed number: the advisory lock guarding table creation
 
 
@@ -69,6 +73,10 @@ class Ledger:
         """Brings views and policies up to the end of the log: a read after a command
         sees the command's effects."""
         self.processor.run()
+
+    def execute(self, command: Command[R], *, actor: Actor) -> R:
+        """Runs `command` as `actor` on this service (service/commands/execute.py)."""
+        return execute(self, command, actor=actor)
 
     def close(self) -> None:
         self.scheduler.shutdown()
@@ -158,8 +166,11 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     )
     processor = Processor(
         source=app, read_model=read_model,
-        reactions=[lambda event: auto_pause.react(event, app),
-                   lambda event: auto_flag.react(event, usage, thresholds)],
+        # `ledger` is bound below, before the processor first runs.
+        reactions=[lambda event: auto_pause.react(event, lambda command: ledger.execute(
+                       command, actor=auto_pause.ACTOR)),
+                   lambda event: auto_flag.react(event, lambda command: ledger.execute(
+                       command, actor=auto_flag.ACTOR), thresholds)],
         reacts_to=(*auto_pause.REACTS_TO, *auto_flag.REACTS_TO),
     )
     usage = Usage(app=app, read_model=read_model, caught_up=processor.run)
@@ -180,6 +191,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
                     processor=processor, scheduler=scheduler, billing=billing,
                     usage=usage, alerts=alerts, admin_token=admin_token,
                     key_use=KeyUse(read_model=read_model, clock=clock))
+    billing.commands = alerts.commands = ledger.execute
     return ledger
 
 

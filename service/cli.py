@@ -19,6 +19,7 @@ from service import cli_audit, cli_keys, cli_quarantine, cli_reconcile
 from service.bootstrap import build
 from service.cli_database import described, open_existing
 from service.cli_errors import one_line_errors, read_settings
+from service.commands.partners import IssueKey
 from service.partitions import build_cluster, home_partner_id
 from service.settings import Settings
 
@@ -116,11 +117,11 @@ def create_admin_key(
     """Issue a platform key (support, auditor or admin) and print its token once."""
     ledger = build()  # platform keys live in the home partition, the one this opens
     try:
-        key, token = ledger.app.issue_key(partner_id=None, role=role, name=name, actor=CLI_ACTOR)
+        key, token = ledger.execute(IssueKey(partner_id=None, role=role, name=name),
+                                    actor=CLI_ACTOR)
     except DomainError as e:
         console.print(f"[red]{e}[/red]")
         sys.exit(2)
-    ledger.caught_up()
     console.print(f"key id {key.id} role {key.role}")
     print(token)
     ledger.close()

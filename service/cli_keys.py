@@ -11,6 +11,7 @@ from rich.console import Console
 from aggregates.api_key import ApiKey
 from aggregates.base import PLATFORM, Actor
 from aggregates.errors import DomainError, NotFound
+from service.commands.partners import RevokeKey
 from service.partitions import build_cluster
 
 console = Console(stderr=True)
@@ -36,11 +37,11 @@ def revoke_key_command(
             except NotFound:
                 continue
             try:
-                ledger.app.revoke_key(partner_id=key.partner_id, key_id=kid, actor=CLI_ACTOR)
+                ledger.execute(RevokeKey(partner_id=key.partner_id, key_id=kid),
+                               actor=CLI_ACTOR)
             except DomainError as e:
                 console.print(f"[red]{e}[/red]")
                 sys.exit(2)
-            ledger.caught_up()
             owner = f"partner {key.partner_id}" if key.partner_id else "the platform"
             console.print(f"revoked key {kid} ({key.role} of {owner})")
             return

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID, uuid4
 
 from aggregates.api_key import ApiKey
+from aggregates.base import Actor
 from aggregates.partner import Partner
 from service.bootstrap import Ledger, build, build_partition, schema_lock
+from service.commands import execute
+from service.commands.partners import CreatePartner
 from service.scheduler import Scheduler
 from service.settings import Settings
 
@@ -62,13 +64,11 @@ class Cluster:
     def for_partner(self, partner_id: UUID) -> Ledger:
         return self.ledgers[partition_of(partner_id, len(self.ledgers))]
 
-    def create_partner(self, **fields: Any) -> tuple[Ledger, Partner]:
-        """Picks the id first, so the partner is recorded where its id hashes to."""
-        partner_id = uuid4()
-        ledger = self.for_partner(partner_id)
-        partner = ledger.app.create_partner(partner_id=partner_id, **fields)
-        ledger.caught_up()
-        return ledger, partner
+    def create_partner(self, command: CreatePartner, *, actor: Actor) -> tuple[Ledger, Partner]:
+        """The command carries its partner's id, so it runs in the partition that id
+        hashes to."""
+        ledger = self.for_partner(command.partner_id)
+        return ledger, execute(ledger, command, actor=actor)
 
     def authenticate(self, token: str, *, first: Ledger) -> ApiKey | None:
         """The live key for `token`, looked for in `first` (the partition the request

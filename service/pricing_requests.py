@@ -6,6 +6,7 @@ support was not told of, nor an alert without its request.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,18 +14,18 @@ from aggregates.alerts import PartnerAlerts
 from aggregates.base import Actor
 from aggregates.errors import NotFound
 from aggregates.pricing_change_request import PricingChangeRequest
-from service.application import LedgerApplication, retried
+from service.application import LedgerApplication
 
 
 class PricingRequests:
     def __init__(self, app: LedgerApplication) -> None:
         self.app = app
 
-    @retried
     def request(self, *, partner_id: UUID, pricing: dict[str, Any], reason: str,
-                actor: Actor) -> PricingChangeRequest:
+                actor: Actor, at: datetime) -> PricingChangeRequest:
+        """Run as `RequestPricingChange` (service/commands/partners.py)."""
         self.app.partner(partner_id)
-        now = self.app.clock.now()
+        now = at
         request = PricingChangeRequest.request(id=uuid4(), partner_id=partner_id,
                                                pricing=pricing, reason=reason, actor=actor,
                                                at=now)

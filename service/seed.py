@@ -21,6 +21,32 @@ from uuid import UUID
 from aggregates.base import Actor
 from service.bootstrap import Ledger
 from service.clock import ManualClock
+from service.commands.billing import (
+    AddDiscount,
+    AddPaymentMethod,
+    GrantCredit,
+    MakeDefaultPaymentMethod,
+)
+from service.commands.lines import (
+    ApproveLineDelete,
+    AssignLine,
+    FlagLine,
+    PauseSending,
+    ProvisionLine,
+    RequestLineDelete,
+    RequestLineMove,
+    UnassignLine,
+)
+from service.commands.partners import CreatePartner, IssueKey
+from service.commands.sub_accounts import (
+    ApproveMerge,
+    ApproveSubAccountDelete,
+    CreateSubAccount,
+    RequestMerge,
+    RequestSubAccountDelete,
+    StartCampaign,
+)
+from service.commands.usage import IngestUsage
 
 DAYS = 91
 PLATFORM = Actor(key_id="seed-demo", role="platform:admin")
@@ -81,8 +107,8 @@ class _Demo:
 
     def provision(self, sub: str | None) -> UUID:
         sub_id = self.subs[sub] if sub else None
-        line = self.app.provision_line(partner_id=self.partner_id, phone_number=None,
-                                       sub_account_id=sub_id, actor=self.admin)
+        line = self.ledger.execute(ProvisionLine(partner_id=self.partner_id,
+                                                 sub_account_id=sub_id), actor=self.admin)
         rate = SUB_ACCOUNTS[sub][1] if sub else 0.0
         self.lines[line.id] = _Line(sub=sub_id, rate=rate)
         return line.id  # type: ignore[no-any-return]
@@ -115,8 +141,8 @@ class _Demo:
         due = [r for r in self.pending_usage if r["hour"] <= now]
         self.pending_usage = [r for r in self.pending_usage if r["hour"] > now]
         for start in range(0, len(due), 10_000):
-            self.ledger.usage.ingest(partner_id=self.partner_id, rows=due[start:start + 10_000],
-                                     actor=self.admin)
+            self.ledger.execute(IngestUsage(partner_id=self.partner_id,
+                                            rows=due[start:start + 10_000]), actor=self.admin)
 
 
 def database_is_empty(ledger: Ledger) -> bool:
@@ -146,32 +172,31 @@ def seed_demo(ledger: Ledger, *, until: datetime | None = None, seed: int = 2026
     if until < start + timedelta(days=DAYS):
         raise ValueError(f"until must be at least {DAYS} days after {start.isoformat()}")
     clock.set(start)
-    app = ledger.app
-    partner = app.create_partner(name="Brightwave Messaging", currency="USD",
-                                 billing_anchor_day=1, pricing=PRICING, actor=PLATFORM,
-                                 partner_id=partner_id)
-    admin_key, admin_token = app.issue_key(partner_id=partner.id, role="admin",
-                                           name="Demo admin", actor=PLATFORM)
-    support_key, _ = app.issue_key(partner_id=None, role="support", name="Demo support",
-                                   actor=PLATFORM)
-    app.issue_key(partner_id=partner.id, role="reporting", name="Demo reporting",
-                  actor=Actor(key_id=str(admin_key.id), role="admin"))
+    run = ledger.execute
+    partner = run(CreatePartner(name="Brightwave Messaging", currency="USD",
+                                billing_anchor_day=1, pricing=PRICING, partner_id=partner_id),
+                  actor=PLATFORM)
+    admin_key, admin_token = run(IssueKey(partner_id=partner.id, role="admin",
+                                          name="Demo admin"), actor=PLATFORM)
+    support_key, _ = run(IssueKey(partner_id=None, role="support", name="Demo support"),
+                         actor=PLATFORM)
+    run(IssueKey(partner_id=partner.id, role="reporting", name="Demo reporting"),
+        actor=Actor(key_id=str(admin_key.id), role="admin"))
     demo = _Demo(ledger=ledger, clock=clock, partner_id=partner.id,
                  admin=Actor(key_id=str(admin_key.id), role="admin"),
                  support=Actor(key_id=str(support_key.id), role="platform:support"),
                  rng=random.Random(seed))
     pid = partner.id
     billing = ledger.billing
-    billing.add_payment_method(partner_id=pid, actor=demo.admin, brand="visa",
-                                         last4="4242", exp_month=12, exp_year=start.year + 3,
-                                         token="tok_visa")
+    run(AddPaymentMethod(partner_id=pid, brand="visa", last4="4242", exp_month=12,
+                         exp_year=start.year + 3, token="tok_visa"), actor=demo.admin)
     for name, (count, _) in SUB_ACCOUNTS.items():
-        demo.subs[name] = app.create_sub_account(partner_id=pid, name=name,
-                                                 actor=demo.admin).id
+        demo.subs[name] = run(CreateSubAccount(partner_id=pid, name=name),
+                              actor=demo.admin).id
         for _ in range(count):
             demo.provision(name)
-    demo.subs[UNNAMED] = app.create_sub_account(partner_id=pid, name=UNNAMED,
-                                                actor=demo.admin).id
+    demo.subs[UNNAMED] = run(CreateSubAccount(partner_id=pid, name=UNNAMED),
+                             actor=demo.admin).id
     for _ in range(3):  # never assigned: idle in the pool for the whole history
         demo.provision(None)
     period_ends = [start.replace(day=1, month=m % 12 + 1, year=start.year + (m // 12))
@@ -195,67 +220,64 @@ def seed_demo(ledger: Ledger, *, until: datetime | None = None, seed: int = 2026
             demo.flush_usage()
             say(f"{day:%Y-%m-%d}: usage ingested")
         if day_index == 3:
-            app.start_campaign(partner_id=pid, sub_account_id=demo.subs[northwind],
-                               name="Spring open house", actor=demo.admin)
+            run(StartCampaign(partner_id=pid, sub_account_id=demo.subs[northwind],
+                              name="Spring open house"), actor=demo.admin)
         if day_index == 10:
-            billing.partner_step(partner_id=pid, step="grant_credit", amount=1500,
-                                 reason="goodwill", actor=demo.support)
-            billing.partner_step(partner_id=pid, step="add_discount",
-                                 discount_id="welcome-10", kind="percent", value=10,
-                                 sub_account_id=None, cycles=2, actor=PLATFORM)
+            run(GrantCredit(partner_id=pid, amount=1500, reason="goodwill"),
+                actor=demo.support)
+            run(AddDiscount(partner_id=pid, discount_id="welcome-10", kind="percent", value=10,
+                            sub_account_id=None, cycles=2), actor=PLATFORM)
         if day_index == 20:
-            app.unassign_line(partner_id=pid, line_id=roaming, actor=demo.admin)
+            run(UnassignLine(partner_id=pid, line_id=roaming), actor=demo.admin)
             demo.lines[roaming].sub = None
         if day_index == 25:
-            app.sub_account_step(partner_id=pid, sub_account_id=demo.subs[UNNAMED],
-                                 step="request_delete", actor=demo.admin)
-            app.sub_account_step(partner_id=pid, sub_account_id=demo.subs[UNNAMED],
-                                 step="approve_delete", actor=demo.support)
+            run(RequestSubAccountDelete(partner_id=pid, sub_account_id=demo.subs[UNNAMED]),
+                actor=demo.admin)
+            run(ApproveSubAccountDelete(partner_id=pid, sub_account_id=demo.subs[UNNAMED]),
+                actor=demo.support)
         if day_index == 30:
             quiet = demo.in_sub("Acme Dental – Appointment Reminders")[4]
-            app.line_step(partner_id=pid, line_id=quiet, step="pause", actor=demo.admin)
+            run(PauseSending(partner_id=pid, line_id=quiet), actor=demo.admin)
             demo.lines[quiet].sending = False
         if day_index == 35:
-            app.assign_line(partner_id=pid, line_id=roaming,
-                            sub_account_id=demo.subs[northwind], actor=demo.admin)
+            run(AssignLine(partner_id=pid, line_id=roaming,
+                           sub_account_id=demo.subs[northwind]), actor=demo.admin)
             demo.lines[roaming].sub = demo.subs[northwind]
             demo.lines[roaming].rate = SUB_ACCOUNTS[northwind][1]
             demo.provision(northwind)
         if day_index == 45:
             demo.flush_usage()  # a deleted line takes no more usage, even for past hours
             retired = demo.in_sub(harbor_sales)[3]
-            app.line_step(partner_id=pid, line_id=retired, step="request_delete",
-                          actor=demo.admin)
-            app.approve_line_delete(partner_id=pid, line_id=retired, actor=demo.support)
+            run(RequestLineDelete(partner_id=pid, line_id=retired), actor=demo.admin)
+            run(ApproveLineDelete(partner_id=pid, line_id=retired), actor=demo.support)
             del demo.lines[retired]
         if day_index == 60:
-            app.request_merge(partner_id=pid, sub_account_id=demo.subs[harbor_classes],
-                              primary_id=demo.subs[harbor_sales], actor=demo.admin)
-            app.approve_merge(partner_id=pid, sub_account_id=demo.subs[harbor_classes],
-                              actor=demo.support)
+            run(RequestMerge(partner_id=pid, sub_account_id=demo.subs[harbor_classes],
+                             primary_id=demo.subs[harbor_sales]), actor=demo.admin)
+            run(ApproveMerge(partner_id=pid, sub_account_id=demo.subs[harbor_classes]),
+                actor=demo.support)
             for line_id in demo.in_sub(harbor_classes):
                 demo.lines[line_id].sub = demo.subs[harbor_sales]
         if day_index == 70:
             flagged = demo.in_sub(acme_support)[0]
-            app.line_step(partner_id=pid, line_id=flagged, step="flag",
-                          reason="carrier spam complaints", actor=demo.support)
+            run(FlagLine(partner_id=pid, line_id=flagged, reason="carrier spam complaints"),
+                actor=demo.support)
             demo.lines[flagged].sending = False
         if day == declining_on.replace(hour=0):
-            _, declining = billing.add_payment_method(
-                partner_id=pid, actor=demo.admin, brand="mastercard", last4="0002",
-                exp_month=last_end.month, exp_year=last_end.year, token="tok_decline")
-            billing.partner_step(partner_id=pid, step="make_default_payment_method",
-                                 method_id=declining, actor=demo.admin)
+            _, declining = run(AddPaymentMethod(
+                partner_id=pid, brand="mastercard", last4="0002", exp_month=last_end.month,
+                exp_year=last_end.year, token="tok_decline"), actor=demo.admin)
+            run(MakeDefaultPaymentMethod(partner_id=pid, method_id=declining),
+                actor=demo.admin)
         if day_index == 80:
             demo.provision(None)
         if day_index == 85:
             leaving = demo.in_sub("Acme Dental – Appointment Reminders")[0]
-            app.line_step(partner_id=pid, line_id=leaving, step="request_delete",
-                          actor=demo.admin)
+            run(RequestLineDelete(partner_id=pid, line_id=leaving), actor=demo.admin)
         if day_index == 86:
             mover = demo.in_sub(harbor_sales)[0]
-            app.request_line_move(partner_id=pid, line_id=mover,
-                                  sub_account_id=demo.subs[northwind], actor=demo.admin)
+            run(RequestLineMove(partner_id=pid, line_id=mover,
+                                sub_account_id=demo.subs[northwind]), actor=demo.admin)
         demo.usage_for_day(day, spike=spike_line if day_index == DAYS - 3 else None)
     demo.at(until)
     demo.flush_usage()

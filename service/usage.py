@@ -21,7 +21,7 @@ from aggregates.line import ACTIVE, Line
 from aggregates.usage import Recording, UsageLedger, UsageRow, check_batch
 from projections.analytics import line_statuses
 from projections.read_model import ReadModel
-from service.application import LedgerApplication, retried
+from service.application import LedgerApplication
 
 
 class Usage:
@@ -43,18 +43,19 @@ class Usage:
             return UsageLedger.start(partner_id=partner_id, day=day, actor=actor, at=at)
 
     def ingest(self, *, partner_id: UUID, rows: Sequence[Mapping[str, Any]],
-               actor: Actor) -> Recording:
-        """Records a batch of usage rows, all or nothing; InvalidUsage names bad rows."""
+               actor: Actor, at: datetime | None = None) -> Recording:
+        """Records a batch of usage rows, all or nothing; InvalidUsage names bad rows. Run
+        as `IngestUsage` (service/commands/usage.py); `at` defaults to the service clock
+        for a direct, single-threaded caller."""
+        at = at or self.now
         self.app.partner(partner_id)
         self.caught_up()
         lines = self.read_model.read(line_statuses, partner_id=str(partner_id))
-        parsed = check_batch(rows, now=self.now, lines=lines)
-        return self._record(partner_id=partner_id, rows=parsed, actor=actor)
+        parsed = check_batch(rows, now=at, lines=lines)
+        return self._record(partner_id=partner_id, rows=parsed, actor=actor, at=at)
 
-    @retried
-    def _record(self, *, partner_id: UUID, rows: Sequence[UsageRow],
-                actor: Actor) -> Recording:
-        at = self.now
+    def _record(self, *, partner_id: UUID, rows: Sequence[UsageRow], actor: Actor,
+                at: datetime) -> Recording:
         by_day: dict[date, list[UsageRow]] = defaultdict(list)
         for row in rows:
             by_day[row.day].append(row)
@@ -70,9 +71,8 @@ class Usage:
             self.app.save(*touched)
         return total
 
-    @retried
     def auto_flag(self, *, usage_ledger_id: UUID, line_id: UUID, hour: datetime, reason: str,
-                  actor: Actor) -> bool:
+                  actor: Actor, at: datetime | None = None) -> bool:
         """The auto-flag policy's command: flags an active line once per (line, hour) of
         usage; a line that is not active (flagged already, in the pool, requested, deleted)
         is skipped. True when it flagged."""
@@ -80,7 +80,7 @@ class Usage:
         line = self.app.load(Line, line_id)
         if line.status != ACTIVE or ledger.was_auto_flagged(line_id=line_id, hour=hour):
             return False
-        at = self.now
+        at = at or self.now
         line.flag(reason=reason, actor=actor, at=at)
         ledger.note_auto_flag(line_id=line_id, hour=hour, reason=reason, actor=actor, at=at)
         self.app.save(line, ledger)

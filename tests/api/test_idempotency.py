@@ -22,6 +22,7 @@ from aggregates.errors import VersionConflict
 from projections import idempotency_records as records
 from service.api.app import create_app
 from service.api.idempotency import IdempotencyRecords, request_digest
+from service.api.routes import billing as billing_routes
 from service.bootstrap import Ledger
 from service.partitions import Cluster, build_cluster, partition_of
 from service.settings import partition_url
@@ -83,7 +84,7 @@ def _in_background(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]
 
 def test_a_duplicate_while_the_first_runs_is_told_the_key_is_in_use(
         portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
-    entered, gate = _hold(monkeypatch, _home(portal).billing, "partner_step")
+    entered, gate = _hold(monkeypatch, billing_routes, "execute")
     thread, first = _in_background(lambda: _credit(portal, "grant-1"))
     assert entered.wait(30)
 
@@ -149,18 +150,17 @@ def test_unauthenticated_calls_store_nothing(portal: Portal) -> None:
 
 def test_answers_that_say_try_again_are_not_kept(
         portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
-    billing = _home(portal).billing
-    original = billing.partner_step
+    original = billing_routes.execute
     failures = iter([VersionConflict("the resource changed; try again"),
                      RuntimeError("the database went away")])
 
-    def flaky(**kwargs: Any) -> Any:
+    def flaky(*args: Any, **kwargs: Any) -> Any:
         failure = next(failures, None)
         if failure is not None:
             raise failure
-        return original(**kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(billing, "partner_step", flaky)
+    monkeypatch.setattr(billing_routes, "execute", flaky)
 
     conflict = _credit(portal, "grant-1")
     after_conflict = _rows(_home(portal))
@@ -276,7 +276,7 @@ def test_a_claim_left_by_a_dead_process_lapses(portal: Portal) -> None:
 def test_a_long_command_keeps_its_claim(portal: Portal, monkeypatch: pytest.MonkeyPatch
                                         ) -> None:
     _kept(portal).lease_seconds = 1.0  # renewed every quarter second
-    entered, gate = _hold(monkeypatch, _home(portal).billing, "partner_step")
+    entered, gate = _hold(monkeypatch, billing_routes, "execute")
     thread, first = _in_background(lambda: _credit(portal, "grant-1"))
     assert entered.wait(30)
     time.sleep(2.5)  # two and a half leases: only renewals keep the claim

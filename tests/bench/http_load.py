@@ -42,6 +42,7 @@ from uuid import UUID
 
 import httpx
 
+from service.commands.lines import PauseSending, ResumeSending
 from tests.bench.common import ADMIN_TOKEN, Context, figure, met, percentile, profile, progress
 
 TITLE = "HTTP load on loopback (`ledger serve`, production mode, PostgreSQL)"
@@ -347,9 +348,8 @@ def app_work_profile(log: Any, n: int = 150) -> str:
                 source.read(billing.billing_summary, partner_id=str(pid), now=source.now)
             else:
                 line = rng.choice(log.lines[pid])
-                step = "pause" if log.sending[line] == "enabled" else "resume"
-                ledger.app.line_step(partner_id=pid, line_id=line, step=step, actor=ADMIN)
-                ledger.caught_up()
+                step = PauseSending if log.sending[line] == "enabled" else ResumeSending
+                ledger.execute(step(partner_id=pid, line_id=line), actor=ADMIN)
                 log.sending[line] = line_json(ledger.app.line(pid, line))["sending"]
 
     text, _ = profile(requests, top=25)

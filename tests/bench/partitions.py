@@ -28,12 +28,15 @@ from uuid import UUID
 import psycopg
 
 from aggregates.line import PAUSED
+from service.commands.lines import PauseSending, ResumeSending
 from service.partitions import Cluster, build_cluster, partition_of
+from service.version_races import with_retries
 from tests.bench.common import (
     OPS,
     STANDARD,
     Context,
     figure,
+    handled,
     phone_number,
     progress,
     scratch_postgres,
@@ -85,8 +88,9 @@ def _writer(url: str, partitions: int, partner_id: UUID, lines: list[UUID], catc
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             line = lines[done % len(lines)]
-            step = "resume" if paused[line] else "pause"
-            ledger.app.line_step(partner_id=partner_id, line_id=line, step=step, actor=OPS)
+            step = ResumeSending if paused[line] else PauseSending
+            with_retries(lambda _, step=step, line=line: handled(
+                ledger, step(partner_id=partner_id, line_id=line), OPS))
             paused[line] = not paused[line]
             if catch_up:
                 ledger.caught_up()

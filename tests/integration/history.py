@@ -7,6 +7,15 @@ from uuid import UUID
 
 from aggregates.base import Actor
 from service.bootstrap import Ledger
+from service.commands.billing import AddDiscount, GrantCredit
+from service.commands.lines import (
+    ApproveLineDelete,
+    ApproveLineMove,
+    AssignLine,
+    RequestLineDelete,
+    RequestLineMove,
+    UnassignLine,
+)
 
 OPS = Actor(key_id="ops-key", role="operations")
 SUPPORT = Actor(key_id="support-key", role="platform:support")
@@ -26,11 +35,9 @@ def months_of_history(ledger: Ledger, *, months: int = 3, lines: int = 6,
         actor=OPS)
     pid = partner.id
     billing.add_payment_method(partner_id=pid, actor=OPS, **CARD)
-    billing.partner_step(partner_id=pid, step="grant_credit", amount=2500, reason="goodwill",
-                         actor=SUPPORT)
-    billing.partner_step(partner_id=pid, step="add_discount", discount_id="d-welcome",
-                         kind="percent", value=10, sub_account_id=None, cycles=2,
-                         actor=SUPPORT)
+    ledger.execute(GrantCredit(partner_id=pid, amount=2500, reason="goodwill"), actor=SUPPORT)
+    ledger.execute(AddDiscount(partner_id=pid, discount_id="d-welcome", kind="percent",
+                               value=10, sub_account_id=None, cycles=2), actor=SUPPORT)
     subs = [app.create_sub_account(partner_id=pid, name=f"Client {c} – Sales", actor=OPS).id
             for c in "ABC"]
     line_ids = [app.provision_line(partner_id=pid, phone_number=None,
@@ -42,19 +49,18 @@ def months_of_history(ledger: Ledger, *, months: int = 3, lines: int = 6,
         line = line_ids[day % len(line_ids)]
         current = app.line(pid, line)
         if current.status == "available":
-            app.assign_line(partner_id=pid, line_id=line, sub_account_id=subs[day % 3],
-                            actor=OPS)
+            ledger.execute(AssignLine(partner_id=pid, line_id=line, sub_account_id=subs[day % 3]),
+                           actor=OPS)
         elif current.status == "active" and day % 4 == 0:
             target = subs[(subs.index(current.sub_account_id) + 1) % len(subs)]
-            app.request_line_move(partner_id=pid, line_id=line, sub_account_id=target,
-                                  actor=OPS)
-            app.approve_line_move(partner_id=pid, line_id=line, actor=SUPPORT)
+            ledger.execute(RequestLineMove(partner_id=pid, line_id=line, sub_account_id=target),
+                           actor=OPS)
+            ledger.execute(ApproveLineMove(partner_id=pid, line_id=line), actor=SUPPORT)
         elif current.status == "active" and day % 7 == 0:
-            app.unassign_line(partner_id=pid, line_id=line, actor=OPS)
+            ledger.execute(UnassignLine(partner_id=pid, line_id=line), actor=OPS)
         if day % 29 == 0:
-            app.line_step(partner_id=pid, line_id=line_ids[0], step="request_delete",
-                          actor=OPS)
-            app.approve_line_delete(partner_id=pid, line_id=line_ids[0], actor=SUPPORT)
+            ledger.execute(RequestLineDelete(partner_id=pid, line_id=line_ids[0]), actor=OPS)
+            ledger.execute(ApproveLineDelete(partner_id=pid, line_id=line_ids[0]), actor=SUPPORT)
             line_ids[0] = app.provision_line(partner_id=pid, phone_number=None,
                                              sub_account_id=None, actor=OPS).id
         if callable(on_day):

@@ -16,6 +16,7 @@ from aggregates.errors import DomainError
 from aggregates.invoice import Invoice
 from aggregates.payments import PaymentGateway, PaymentResult
 from service.bootstrap import Ledger
+from service.commands.billing import MakeDefaultPaymentMethod
 
 OPS = Actor(key_id="ops", role="operations")
 BILLING = Actor(key_id="billing", role="billing")
@@ -44,8 +45,8 @@ def past_due_invoice(ledger: Ledger, *, fix_card: bool = True) -> tuple[UUID, UU
     if fix_card:
         _, good = ledger.billing.add_payment_method(partner_id=partner.id, actor=BILLING,
                                                     **GOOD_CARD)
-        ledger.billing.partner_step(partner_id=partner.id, step="make_default_payment_method",
-                                    method_id=good, actor=BILLING)
+        ledger.execute(MakeDefaultPaymentMethod(partner_id=partner.id, method_id=good),
+                       actor=BILLING)
     return partner.id, invoice_id
 
 

@@ -15,6 +15,14 @@ from aggregates.errors import DomainError
 from aggregates.invoice_draft import draft_invoice
 from aggregates.line_days import day_counts
 from service.bootstrap import Ledger
+from service.commands.lines import (
+    ApproveLineDelete,
+    ApproveLineMove,
+    AssignLine,
+    RequestLineDelete,
+    RequestLineMove,
+    UnassignLine,
+)
 from service.verification import _LogState
 from tests.conftest import START
 
@@ -80,18 +88,20 @@ def test_the_views_invoice_equals_the_engine_over_the_log_live_and_rebuilt(
                         sub_account_id=subs[sub_index] if action == "provision_into" else None,
                     ).id)
                 elif action == "assign":
-                    app.assign_line(partner_id=pid, line_id=line, sub_account_id=subs[sub_index],
-                                    actor=OPS)
+                    ledger.execute(AssignLine(partner_id=pid, line_id=line,
+                                              sub_account_id=subs[sub_index]), actor=OPS)
                 elif action == "unassign":
-                    app.unassign_line(partner_id=pid, line_id=line, actor=OPS)
+                    ledger.execute(UnassignLine(partner_id=pid, line_id=line), actor=OPS)
                 elif action == "move":
-                    app.request_line_move(partner_id=pid, line_id=line,
-                                          sub_account_id=subs[sub_index], actor=OPS)
-                    app.approve_line_move(partner_id=pid, line_id=line, actor=SUPPORT)
+                    ledger.execute(RequestLineMove(partner_id=pid, line_id=line,
+                                                   sub_account_id=subs[sub_index]), actor=OPS)
+                    ledger.execute(ApproveLineMove(partner_id=pid, line_id=line),
+                                   actor=SUPPORT)
                 else:
-                    app.line_step(partner_id=pid, line_id=line, step="request_delete",
-                                  actor=OPS)
-                    app.approve_line_delete(partner_id=pid, line_id=line, actor=SUPPORT)
+                    ledger.execute(RequestLineDelete(partner_id=pid, line_id=line),
+                                   actor=OPS)
+                    ledger.execute(ApproveLineDelete(partner_id=pid, line_id=line),
+                                   actor=SUPPORT)
             except DomainError:
                 pass
         ledger.caught_up()

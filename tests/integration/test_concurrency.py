@@ -11,6 +11,8 @@ from aggregates.base import Actor
 from aggregates.errors import DomainError
 from projections import lines as lines_view
 from service.bootstrap import Ledger
+from service.commands.lines import AssignLine, PauseSending, ProvisionLine, ResumeSending
+from service.commands.sub_accounts import CreateSubAccount, RequestSubAccountDelete
 from tests.integration.views import event_count, snapshot
 
 OPS = Actor(key_id="ops", role="operations")
@@ -36,9 +38,8 @@ def test_concurrent_provisioning_of_one_number_lets_exactly_one_through(ledger: 
     pid = _partner(ledger)
 
     with ThreadPoolExecutor(THREADS) as pool:
-        outcomes = Counter(pool.map(lambda _: _outcome(lambda: ledger.app.provision_line(
-            partner_id=pid, phone_number="+14155550199", sub_account_id=None, actor=OPS)),
-            range(THREADS * 2)))
+        outcomes = Counter(pool.map(lambda _: _outcome(lambda: ledger.execute(ProvisionLine(
+            partner_id=pid, phone_number="+14155550199"), actor=OPS)), range(THREADS * 2)))
 
     assert outcomes["applied"] == 1
     assert outcomes["duplicate_phone_number"] == THREADS * 2 - 1
@@ -48,8 +49,8 @@ def test_concurrent_sub_accounts_with_one_name_let_exactly_one_through(ledger: L
     pid = _partner(ledger)
 
     with ThreadPoolExecutor(THREADS) as pool:
-        outcomes = Counter(pool.map(lambda i: _outcome(lambda: ledger.app.create_sub_account(
-            partner_id=pid, name="Acme – Sales" if i % 2 else "acme  –  SALES", actor=OPS)),
+        outcomes = Counter(pool.map(lambda i: _outcome(lambda: ledger.execute(CreateSubAccount(
+            partner_id=pid, name="Acme – Sales" if i % 2 else "acme  –  SALES"), actor=OPS)),
             range(THREADS * 2)))
 
     assert outcomes["applied"] == 1
@@ -61,13 +62,14 @@ def test_concurrent_commands_on_one_line_lose_no_update(ledger: Ledger) -> None:
     line = ledger.app.provision_line(partner_id=pid, phone_number=None, sub_account_id=None,
                                      actor=OPS)
     sub = ledger.app.create_sub_account(partner_id=pid, name="Acme – Sales", actor=OPS)
-    ledger.app.assign_line(partner_id=pid, line_id=line.id, sub_account_id=sub.id, actor=OPS)
-    steps = ["pause", "resume"] * (THREADS * 3)
+    ledger.execute(AssignLine(partner_id=pid, line_id=line.id, sub_account_id=sub.id),
+                   actor=OPS)
+    steps = [PauseSending, ResumeSending] * (THREADS * 3)
     before = event_count(ledger)
 
     with ThreadPoolExecutor(THREADS) as pool:
-        outcomes = list(pool.map(lambda step: _outcome(lambda: ledger.app.line_step(
-            partner_id=pid, line_id=line.id, step=step, actor=OPS)), steps))
+        outcomes = list(pool.map(lambda step: _outcome(lambda: ledger.execute(step(
+            partner_id=pid, line_id=line.id), actor=OPS)), steps))
 
     applied = outcomes.count("applied")
     assert set(outcomes) <= {"applied", "invalid_transition", "version_conflict"}
@@ -92,11 +94,11 @@ def test_assignments_racing_a_delete_request_never_leave_a_line_in_a_deleted_sub
     sub = ledger.app.create_sub_account(partner_id=pid, name="Acme – Ops", actor=OPS)
     lines = [ledger.app.provision_line(partner_id=pid, phone_number=None, sub_account_id=None,
                                        actor=OPS) for _ in range(THREADS)]
-    calls = [lambda line=line: ledger.app.assign_line(partner_id=pid, line_id=line.id,
-                                                      sub_account_id=sub.id, actor=OPS)
+    calls = [lambda line=line: ledger.execute(AssignLine(partner_id=pid, line_id=line.id,
+                                                         sub_account_id=sub.id), actor=OPS)
              for line in lines]
-    calls.insert(THREADS // 2, lambda: ledger.app.sub_account_step(
-        partner_id=pid, sub_account_id=sub.id, step="request_delete", actor=OPS))
+    calls.insert(THREADS // 2, lambda: ledger.execute(RequestSubAccountDelete(
+        partner_id=pid, sub_account_id=sub.id), actor=OPS))
 
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(_outcome, calls))

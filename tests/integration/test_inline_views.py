@@ -4,9 +4,11 @@ runner whenever the views do not stand just before the new events."""
 from __future__ import annotations
 
 import threading
+from uuid import UUID
 
 from aggregates.base import Actor
 from service.bootstrap import Ledger
+from service.commands.lines import PauseSending, ResumeSending, pause_sending, resume_sending
 from tests.conftest import start_ledger
 from tests.integration.views import event_count, snapshot
 
@@ -24,6 +26,12 @@ def _partner_with_lines(ledger: Ledger, count: int) -> tuple:
     return pid, lines
 
 
+def _pause(ledger: Ledger, pid: UUID, line: UUID) -> None:
+    """The command's handler alone, without `execute`'s catch-up: what these tests watch is
+    the insert applying the views (or leaving them to a catch-up)."""
+    pause_sending(ledger, PauseSending(partner_id=pid, line_id=line), OPS, ledger.clock.now())
+
+
 def _rebuilt_equals_live(ledger: Ledger) -> None:
     live = snapshot(ledger)
     ledger.processor.rebuild()
@@ -36,7 +44,7 @@ def test_a_command_leaves_the_views_at_its_own_events(database_url: str) -> None
         pid, lines = _partner_with_lines(ledger, 3)
         # No catch-up ran: the insert itself applied the events and recorded the position.
         assert ledger.read_model.position() == event_count(ledger)
-        ledger.app.line_step(partner_id=pid, line_id=lines[0], step="pause", actor=OPS)
+        _pause(ledger, pid, lines[0])
         assert ledger.read_model.position() == event_count(ledger)
         with ledger.read_model.reading() as sql:
             assert sql.scalar("SELECT sending FROM v_lines WHERE id = ?", str(lines[0])) == \
@@ -59,14 +67,14 @@ def test_views_behind_are_left_to_the_catch_up(database_url: str) -> None:
         assert inline.read_model.position() == event_count(inline)
         behind = start_ledger(database_url, inline_views=False)
         try:
-            behind.app.line_step(partner_id=pid, line_id=lines[0], step="pause", actor=OPS)
+            _pause(behind, pid, lines[0])
         finally:
             behind.app.close()
             behind.read_model.datastore.close()  # type: ignore[attr-defined]
         before = inline.read_model.position()
         # An event the views have not seen lies before this command's: it is not applied
         # inline (that would skip one); the catch-up applies both, in order.
-        inline.app.line_step(partner_id=pid, line_id=lines[1], step="pause", actor=OPS)
+        _pause(inline, pid, lines[1])
         assert inline.read_model.position() == before
         inline.caught_up()
         assert inline.read_model.position() == event_count(inline)
@@ -97,9 +105,9 @@ def test_inline_writers_and_a_racing_catch_up_apply_each_event_once(database_url
             try:
                 for _ in range(15):
                     for line in mine:
-                        for step in ("pause", "resume"):
-                            ledger.app.line_step(partner_id=pid, line_id=line, step=step,
-                                                 actor=OPS)
+                        _pause(ledger, pid, line)
+                        resume_sending(ledger, ResumeSending(partner_id=pid, line_id=line),
+                                       OPS, ledger.clock.now())
             except BaseException as e:
                 errors.append(e)
 

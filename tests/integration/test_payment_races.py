@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from aggregates.errors import PaymentInProgress
 from service.api.app import create_app
 from service.bootstrap import Ledger
+from service.commands.billing import GrantCredit
 from service.reconciliation import reconcile
 from tests.conftest import start_ledger
 from tests.integration.payments import (
@@ -176,9 +177,9 @@ def test_twelve_concurrent_credit_grants_on_one_partner_all_succeed(ledger: Ledg
     partner = ledger.app.create_partner(name="Credits", currency="USD", billing_anchor_day=1,
                                         pricing={"structure": "standard", "unit_amount": 100},
                                         actor=SUPPORT)
-    grants = [lambda amount=amount: ledger.billing.partner_step(
-        partner_id=partner.id, step="grant_credit", amount=amount, reason="goodwill",
-        actor=SUPPORT) for amount in range(101, 113)]
+    grants = [lambda amount=amount: ledger.execute(GrantCredit(
+        partner_id=partner.id, amount=amount, reason="goodwill"), actor=SUPPORT)
+        for amount in range(101, 113)]
 
     outcomes = race(grants)
 

@@ -22,12 +22,38 @@ from projections import lines as lines_view
 from projections import sub_accounts as subs_view
 from service.api.representations import line_json, sub_account_json
 from service.bootstrap import Ledger
+from service.commands.lines import (
+    ApproveLineDelete,
+    ApproveLineMove,
+    AssignLine,
+    CancelLineDelete,
+    CancelLineMove,
+    FlagLine,
+    PauseSending,
+    ProvisionLine,
+    RejectLineDelete,
+    RejectLineMove,
+    RequestLineDelete,
+    RequestLineMove,
+    ResumeSending,
+    UnassignLine,
+    UnflagLine,
+)
+from service.commands.sub_accounts import (
+    ApproveMerge,
+    ApproveSubAccountDelete,
+    CreateSubAccount,
+    RequestMerge,
+    RequestSubAccountDelete,
+)
 from tests.integration.views import event_count, snapshot
 
 OPS = Actor(key_id="ops-key", role="operations")
 SUPPORT = Actor(key_id="support-key", role="platform:support")
-LINE_STEPS = ["flag", "unflag", "pause", "resume", "request_delete", "reject_delete",
-              "cancel_delete", "cancel_move", "reject_move", "request_delete"]
+LINE_STEPS: list[Any] = [
+    lambda **ids: FlagLine(**ids, reason="volume"), UnflagLine, PauseSending, ResumeSending,
+    RequestLineDelete, RejectLineDelete, CancelLineDelete, CancelLineMove, RejectLineMove,
+    RequestLineDelete]
 
 
 def machine_for(ledger: Ledger) -> type[RuleBasedStateMachine]:
@@ -43,66 +69,58 @@ def machine_for(ledger: Ledger) -> type[RuleBasedStateMachine]:
                 name="Machine", currency="USD", billing_anchor_day=1,
                 pricing={"structure": "standard", "unit_amount": 1000}, actor=OPS).id
 
-        def attempt(self, command: Any, **kwargs: Any) -> Any:
+        def attempt(self, command: Any, actor: Actor, **fields: Any) -> Any:
             before = event_count(ledger)
             try:
-                return command(partner_id=self.pid, **kwargs)
+                return ledger.execute(command(partner_id=self.pid, **fields), actor=actor)
             except DomainError:
                 assert event_count(ledger) == before, "a refused command recorded events"
                 return None
 
         @rule(target=subs, name=st.sampled_from(["Acme – Sales", "Acme – Ops", "Beta – Sales"]))
         def create_sub(self, name: str) -> Any:
-            sub = self.attempt(app.create_sub_account, name=name, actor=OPS)
+            sub = self.attempt(CreateSubAccount, OPS, name=name)
             return sub.id if sub else UUID(int=0)
 
         @rule(target=lines, sub=st.none() | subs)
         def provision(self, sub: UUID | None) -> Any:
-            line = self.attempt(app.provision_line, phone_number=None, sub_account_id=sub,
-                                actor=OPS)
+            line = self.attempt(ProvisionLine, OPS, sub_account_id=sub)
             return line.id if line else UUID(int=0)
 
         @rule(line=lines, sub=subs)
         def assign(self, line: UUID, sub: UUID) -> None:
-            self.attempt(app.assign_line, line_id=line, sub_account_id=sub, actor=OPS)
+            self.attempt(AssignLine, OPS, line_id=line, sub_account_id=sub)
 
         @rule(line=lines)
         def unassign(self, line: UUID) -> None:
-            self.attempt(app.unassign_line, line_id=line, actor=OPS)
+            self.attempt(UnassignLine, OPS, line_id=line)
 
         @rule(line=lines, sub=subs)
         def request_move(self, line: UUID, sub: UUID) -> None:
-            self.attempt(app.request_line_move, line_id=line, sub_account_id=sub, actor=OPS)
+            self.attempt(RequestLineMove, OPS, line_id=line, sub_account_id=sub)
 
         @rule(line=lines)
         def approve_move(self, line: UUID) -> None:
-            self.attempt(app.approve_line_move, line_id=line, actor=SUPPORT)
+            self.attempt(ApproveLineMove, SUPPORT, line_id=line)
 
         @rule(line=lines)
         def approve_delete(self, line: UUID) -> None:
-            self.attempt(app.approve_line_delete, line_id=line, actor=SUPPORT)
+            self.attempt(ApproveLineDelete, SUPPORT, line_id=line)
 
         @rule(line=lines, step=st.sampled_from(LINE_STEPS))
-        def line_step(self, line: UUID, step: str) -> None:
-            kwargs: dict[str, Any] = {}
-            if step == "flag":
-                kwargs["reason"] = "volume"
-            elif step.startswith("reject"):
-                kwargs["reason"] = None
-            self.attempt(app.line_step, line_id=line, step=step, actor=SUPPORT, **kwargs)
+        def line_step(self, line: UUID, step: Any) -> None:
+            self.attempt(step, SUPPORT, line_id=line)
 
         @rule(sub=subs, primary=subs)
         def merge(self, sub: UUID, primary: UUID) -> None:
-            self.attempt(app.request_merge, sub_account_id=sub, primary_id=primary, actor=OPS)
-            self.attempt(app.approve_merge, sub_account_id=sub, actor=SUPPORT)
+            self.attempt(RequestMerge, OPS, sub_account_id=sub, primary_id=primary)
+            self.attempt(ApproveMerge, SUPPORT, sub_account_id=sub)
 
         @rule(sub=subs, approve=st.booleans())
         def delete_sub(self, sub: UUID, approve: bool) -> None:
-            self.attempt(app.sub_account_step, sub_account_id=sub, step="request_delete",
-                         actor=OPS)
+            self.attempt(RequestSubAccountDelete, OPS, sub_account_id=sub)
             if approve:
-                self.attempt(app.sub_account_step, sub_account_id=sub,
-                             step="approve_delete", actor=SUPPORT)
+                self.attempt(ApproveSubAccountDelete, SUPPORT, sub_account_id=sub)
 
         @invariant()
         def views_match_aggregates(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aggregates.base import Actor
+from service.commands.sub_accounts import StartCampaign
 from tests.conftest import start_ledger
 
 OPS = Actor(key_id="ops", role="operations")
@@ -17,7 +18,8 @@ def test_a_sub_account_with_many_lines_reloads_from_its_snapshot_unchanged(
                                  pricing={"structure": "standard", "unit_amount": 100},
                                  actor=OPS)
     sub = app.create_sub_account(partner_id=partner.id, name="Snap – Sales", actor=OPS)
-    app.start_campaign(partner_id=partner.id, sub_account_id=sub.id, name="Spring", actor=OPS)
+    first.execute(StartCampaign(partner_id=partner.id, sub_account_id=sub.id, name="Spring"),
+                  actor=OPS)
     for _ in range(205):
         app.provision_line(partner_id=partner.id, phone_number=None, sub_account_id=sub.id,
                            actor=OPS)

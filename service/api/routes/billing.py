@@ -21,6 +21,19 @@ from service.api.schemas import (
     PaymentMethodCreate,
     RefundCreate,
 )
+from service.commands import execute
+from service.commands.billing import (
+    AddDiscount,
+    AddPaymentMethod,
+    GrantCredit,
+    MakeDefaultPaymentMethod,
+    OpenDispute,
+    PayInvoice,
+    RefundInvoice,
+    RemoveDiscount,
+    RemovePaymentMethod,
+    ResolveDispute,
+)
 
 router = APIRouter(prefix="/v1/partners/{pid}", tags=["billing"])
 
@@ -34,16 +47,15 @@ def _read(ctx: Context, query: Any, as_of: str | None = None, *, timed: bool = F
 
 
 def _invoice_answer(ctx: Context, invoice_id: UUID) -> dict[str, Any]:
-    ctx.ledger.caught_up()
     return view.invoice_json(ctx.ledger.billing.invoice(ctx.partner_id, invoice_id))
 
 
 @router.post("/payment-methods", status_code=status.HTTP_201_CREATED)
 def add_payment_method(body: PaymentMethodCreate,
                        ctx: Context = partner_access("billing.write")) -> dict[str, Any]:
-    partner, method_id = ctx.ledger.billing.add_payment_method(
-        partner_id=ctx.partner_id, actor=ctx.actor, **body.model_dump())
-    ctx.ledger.caught_up()
+    partner, method_id = execute(
+        ctx.ledger, AddPaymentMethod(partner_id=ctx.partner_id, **body.model_dump()),
+        actor=ctx.actor)
     return view.payment_method_json(partner, method_id)
 
 
@@ -56,29 +68,24 @@ def list_payment_methods(ctx: Context = partner_access("billing.read")) -> dict[
 
 @router.post("/payment-methods/{mid}/make-default")
 def make_default(mid: UUID, ctx: Context = partner_access("billing.write")) -> dict[str, Any]:
-    partner = ctx.ledger.billing.partner_step(partner_id=ctx.partner_id,
-                                              step="make_default_payment_method",
-                                              method_id=mid, actor=ctx.actor)
-    ctx.ledger.caught_up()
+    partner = execute(ctx.ledger, MakeDefaultPaymentMethod(partner_id=ctx.partner_id,
+                                                           method_id=mid), actor=ctx.actor)
     return view.payment_method_json(partner, mid)
 
 
 @router.delete("/payment-methods/{mid}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_payment_method(mid: UUID,
                           ctx: Context = partner_access("billing.write")) -> Response:
-    ctx.ledger.billing.partner_step(partner_id=ctx.partner_id, step="remove_payment_method",
-                                    method_id=mid, actor=ctx.actor)
-    ctx.ledger.caught_up()
+    execute(ctx.ledger, RemovePaymentMethod(partner_id=ctx.partner_id, method_id=mid),
+            actor=ctx.actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/credits")
 def grant_credit(body: CreditGrant,
                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    partner = ctx.ledger.billing.partner_step(partner_id=ctx.partner_id, step="grant_credit",
-                                              amount=body.amount, reason=body.reason,
-                                              actor=ctx.actor)
-    ctx.ledger.caught_up()
+    partner = execute(ctx.ledger, GrantCredit(partner_id=ctx.partner_id, amount=body.amount,
+                                              reason=body.reason), actor=ctx.actor)
     return {"credit_balance": partner.credit_balance, "currency": partner.currency}
 
 
@@ -86,13 +93,10 @@ def grant_credit(body: CreditGrant,
 def add_discount(body: DiscountCreate,
                  ctx: Context = partner_access("discounts.manage")) -> dict[str, Any]:
     discount_id = str(uuid4())
-    sub = str(body.sub_account_id) if body.sub_account_id else None
-    if sub is not None:
-        ctx.ledger.app.sub_account(ctx.partner_id, UUID(sub))
-    ctx.ledger.billing.partner_step(partner_id=ctx.partner_id, step="add_discount",
-                                    discount_id=discount_id, kind=body.kind, value=body.value,
-                                    sub_account_id=sub, cycles=body.cycles, actor=ctx.actor)
-    ctx.ledger.caught_up()
+    execute(ctx.ledger, AddDiscount(partner_id=ctx.partner_id, discount_id=discount_id,
+                                    kind=body.kind, value=body.value,
+                                    sub_account_id=body.sub_account_id, cycles=body.cycles),
+            actor=ctx.actor)
     return {"id": discount_id, **body.model_dump(mode="json")}
 
 
@@ -109,9 +113,8 @@ def list_discounts(ctx: Context = partner_access("billing.read")) -> dict[str, A
 @router.delete("/discounts/{did}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_discount(did: UUID,
                     ctx: Context = partner_access("discounts.manage")) -> Response:
-    ctx.ledger.billing.partner_step(partner_id=ctx.partner_id, step="remove_discount",
-                                    discount_id=str(did), actor=ctx.actor)
-    ctx.ledger.caught_up()
+    execute(ctx.ledger, RemoveDiscount(partner_id=ctx.partner_id, discount_id=str(did)),
+            actor=ctx.actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -165,32 +168,33 @@ def explain_item(iid: UUID, n: int,
 
 @router.post("/invoices/{iid}/pay")
 def pay(iid: UUID, ctx: Context = partner_access("billing.write")) -> dict[str, Any]:
-    ctx.ledger.billing.attempt_payment(partner_id=ctx.partner_id, invoice_id=iid,
-                                       actor=ctx.actor)
+    execute(ctx.ledger, PayInvoice(partner_id=ctx.partner_id, invoice_id=iid),
+            actor=ctx.actor)
     return _invoice_answer(ctx, iid)
 
 
 @router.post("/invoices/{iid}/refunds")
 def refund(iid: UUID, body: RefundCreate,
            ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    ctx.ledger.billing.refund(partner_id=ctx.partner_id, invoice_id=iid, amount=body.amount,
-                              reason=body.reason, actor=ctx.actor)
+    execute(ctx.ledger, RefundInvoice(partner_id=ctx.partner_id, invoice_id=iid,
+                                      amount=body.amount, reason=body.reason),
+            actor=ctx.actor)
     return _invoice_answer(ctx, iid)
 
 
 @router.post("/invoices/{iid}/disputes", status_code=status.HTTP_201_CREATED)
 def open_dispute(iid: UUID, body: DisputeOpen,
                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    _, dispute_id = ctx.ledger.billing.open_dispute(
+    _, dispute_id = execute(ctx.ledger, OpenDispute(
         partner_id=ctx.partner_id, invoice_id=iid, item_index=body.item_index,
-        reason=body.reason, actor=ctx.actor)
+        reason=body.reason), actor=ctx.actor)
     return {"dispute_id": str(dispute_id), "invoice": _invoice_answer(ctx, iid)}
 
 
 @router.post("/invoices/{iid}/disputes/{did}/resolve")
 def resolve_dispute(iid: UUID, did: UUID, body: DisputeResolve,
                     ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    ctx.ledger.billing.resolve_dispute(
+    execute(ctx.ledger, ResolveDispute(
         partner_id=ctx.partner_id, invoice_id=iid, dispute_id=did, resolution=body.resolution,
-        amount=body.amount, reason=body.reason, actor=ctx.actor)
+        amount=body.amount, reason=body.reason), actor=ctx.actor)
     return _invoice_answer(ctx, iid)

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Response, status
 from projections import api_keys
 from service.api.auth import Context, PlatformContext, partner_access, platform_access
 from service.api.paging import PageDep
+from service.commands import execute
+from service.commands.partners import RevokeKey
 
 router = APIRouter(prefix="/v1", tags=["partners and keys"])
 
@@ -44,6 +46,5 @@ def revoke_platform_key(kid: UUID,
                         ctx: PlatformContext = platform_access("keys.platform")) -> Response:
     """Revokes a platform key: every process refuses it (401) from the moment this answers.
     A partner's key is revoked under its partner; here it is not found (404)."""
-    ctx.ledger.app.revoke_key(partner_id=None, key_id=kid, actor=ctx.actor)
-    ctx.ledger.caught_up()
+    execute(ctx.ledger, RevokeKey(partner_id=None, key_id=kid), actor=ctx.actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

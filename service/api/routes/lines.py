@@ -14,6 +14,25 @@ from service.api.auth import Context, partner_access
 from service.api.paging import AsOf, PageDep
 from service.api.representations import line_json
 from service.api.schemas import Flag, LineAssign, LineProvision, Reason
+from service.commands import execute
+from service.commands.lines import (
+    ApproveLineDelete,
+    ApproveLineMove,
+    AssignLine,
+    CancelLineDelete,
+    CancelLineMove,
+    FlagLine,
+    LineCommand,
+    PauseSending,
+    ProvisionLine,
+    RejectLineDelete,
+    RejectLineMove,
+    RequestLineDelete,
+    RequestLineMove,
+    ResumeSending,
+    UnassignLine,
+    UnflagLine,
+)
 
 router = APIRouter(prefix="/v1/partners/{pid}/lines", tags=["lines"])
 Status = Literal["available", "active", "flagged", "move_requested", "delete_requested",
@@ -21,24 +40,24 @@ Status = Literal["available", "active", "flagged", "move_requested", "delete_req
 
 
 def _answer(ctx: Context, line_id: UUID) -> dict[str, Any]:
-    # Policies (auto-pause on flag) run before the answer, so it shows their effect too.
-    ctx.ledger.caught_up()
+    # Loaded again after the command: `execute` caught up, so the policies (auto-pause on
+    # flag) have run and the answer shows their effect too.
     return line_json(ctx.ledger.app.line(ctx.partner_id, line_id))
 
 
-def _step(ctx: Context, line_id: UUID, step: str, **kwargs: Any) -> dict[str, Any]:
-    ctx.ledger.app.line_step(partner_id=ctx.partner_id, line_id=line_id, step=step,
-                             actor=ctx.actor, **kwargs)
-    return _answer(ctx, line_id)
+def _run(ctx: Context, command: LineCommand) -> dict[str, Any]:
+    execute(ctx.ledger, command, actor=ctx.actor)
+    return _answer(ctx, command.line_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def provision(body: LineProvision | None = None,
               ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     body = body or LineProvision()
-    line = ctx.ledger.app.provision_line(partner_id=ctx.partner_id,
-                                         phone_number=body.phone_number,
-                                         sub_account_id=body.sub_account_id, actor=ctx.actor)
+    line = execute(ctx.ledger, ProvisionLine(partner_id=ctx.partner_id,
+                                             phone_number=body.phone_number,
+                                             sub_account_id=body.sub_account_id),
+                   actor=ctx.actor)
     return _answer(ctx, line.id)
 
 
@@ -92,79 +111,76 @@ def history(lid: UUID, page: PageDep, as_of: AsOf = None,
 @router.post("/{lid}/assign")
 def assign(lid: UUID, body: LineAssign,
            ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    ctx.ledger.app.assign_line(partner_id=ctx.partner_id, line_id=lid,
-                               sub_account_id=body.sub_account_id, actor=ctx.actor)
-    return _answer(ctx, lid)
+    return _run(ctx, AssignLine(partner_id=ctx.partner_id, line_id=lid,
+                                sub_account_id=body.sub_account_id))
 
 
 @router.post("/{lid}/unassign")
 def unassign(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    ctx.ledger.app.unassign_line(partner_id=ctx.partner_id, line_id=lid, actor=ctx.actor)
-    return _answer(ctx, lid)
+    return _run(ctx, UnassignLine(partner_id=ctx.partner_id, line_id=lid))
 
 
 @router.post("/{lid}/flag")
 def flag(lid: UUID, body: Flag, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _step(ctx, lid, "flag", reason=body.reason)
+    return _run(ctx, FlagLine(partner_id=ctx.partner_id, line_id=lid, reason=body.reason))
 
 
 @router.post("/{lid}/unflag")
 def unflag(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _step(ctx, lid, "unflag")
+    return _run(ctx, UnflagLine(partner_id=ctx.partner_id, line_id=lid))
 
 
 @router.post("/{lid}/pause")
 def pause(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _step(ctx, lid, "pause")
+    return _run(ctx, PauseSending(partner_id=ctx.partner_id, line_id=lid))
 
 
 @router.post("/{lid}/resume")
 def resume(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _step(ctx, lid, "resume")
+    return _run(ctx, ResumeSending(partner_id=ctx.partner_id, line_id=lid))
 
 
 @router.post("/{lid}/move-request")
 def request_move(lid: UUID, body: LineAssign,
                  ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    ctx.ledger.app.request_line_move(partner_id=ctx.partner_id, line_id=lid,
-                                     sub_account_id=body.sub_account_id, actor=ctx.actor)
-    return _answer(ctx, lid)
+    return _run(ctx, RequestLineMove(partner_id=ctx.partner_id, line_id=lid,
+                                     sub_account_id=body.sub_account_id))
 
 
 @router.post("/{lid}/move-request/approve")
 def approve_move(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    ctx.ledger.app.approve_line_move(partner_id=ctx.partner_id, line_id=lid, actor=ctx.actor)
-    return _answer(ctx, lid)
+    return _run(ctx, ApproveLineMove(partner_id=ctx.partner_id, line_id=lid))
 
 
 @router.post("/{lid}/move-request/reject")
 def reject_move(lid: UUID, body: Reason | None = None,
                 ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _step(ctx, lid, "reject_move", reason=body.reason if body else None)
+    return _run(ctx, RejectLineMove(partner_id=ctx.partner_id, line_id=lid,
+                                    reason=body.reason if body else None))
 
 
 @router.post("/{lid}/move-request/cancel")
 def cancel_move(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _step(ctx, lid, "cancel_move")
+    return _run(ctx, CancelLineMove(partner_id=ctx.partner_id, line_id=lid))
 
 
 @router.post("/{lid}/delete-request")
 def request_delete(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _step(ctx, lid, "request_delete")
+    return _run(ctx, RequestLineDelete(partner_id=ctx.partner_id, line_id=lid))
 
 
 @router.post("/{lid}/delete-request/approve")
 def approve_delete(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    ctx.ledger.app.approve_line_delete(partner_id=ctx.partner_id, line_id=lid, actor=ctx.actor)
-    return _answer(ctx, lid)
+    return _run(ctx, ApproveLineDelete(partner_id=ctx.partner_id, line_id=lid))
 
 
 @router.post("/{lid}/delete-request/reject")
 def reject_delete(lid: UUID, body: Reason | None = None,
                   ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _step(ctx, lid, "reject_delete", reason=body.reason if body else None)
+    return _run(ctx, RejectLineDelete(partner_id=ctx.partner_id, line_id=lid,
+                                    reason=body.reason if body else None))
 
 
 @router.post("/{lid}/delete-request/cancel")
 def cancel_delete(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _step(ctx, lid, "cancel_delete")
+    return _run(ctx, CancelLineDelete(partner_id=ctx.partner_id, line_id=lid))

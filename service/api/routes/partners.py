@@ -11,6 +11,8 @@ from service.api.auth import Context, PlatformContext, partner_access, platform_
 from service.api.idempotency import withholds
 from service.api.representations import key_json, partner_json
 from service.api.schemas import PartnerCreate, PartnerKeyCreate, PlatformKeyCreate, PricingChange
+from service.commands import execute
+from service.commands.partners import ChangePricing, CreatePartner, IssueKey, RevokeKey
 
 router = APIRouter(prefix="/v1", tags=["partners and keys"])
 
@@ -18,19 +20,17 @@ router = APIRouter(prefix="/v1", tags=["partners and keys"])
 @router.post("/partners", status_code=status.HTTP_201_CREATED)
 def create_partner(body: PartnerCreate,
                    ctx: PlatformContext = platform_access("partners.create")) -> dict[str, Any]:
-    ledger, partner = ctx.cluster.create_partner(
+    ledger, partner = ctx.cluster.create_partner(CreatePartner(
         name=body.name, currency=body.currency, billing_anchor_day=body.billing_anchor_day,
-        pricing=body.pricing, actor=ctx.actor,
-    )
+        pricing=body.pricing), actor=ctx.actor)
     return partner_json(partner, now=ledger.clock.now())
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, dependencies=[withholds("token")])
 def create_platform_key(body: PlatformKeyCreate,
                         ctx: PlatformContext = platform_access("keys.platform")) -> dict[str, Any]:
-    key, token = ctx.ledger.app.issue_key(partner_id=None, role=body.role, name=body.name,
-                                          actor=ctx.actor)
-    ctx.ledger.caught_up()
+    key, token = execute(ctx.ledger, IssueKey(partner_id=None, role=body.role, name=body.name),
+                         actor=ctx.actor)
     return key_json(key, token=token)
 
 
@@ -44,9 +44,8 @@ def get_partner(ctx: Context = partner_access("partners.read")) -> dict[str, Any
 def change_pricing(body: PricingChange, ctx: Context = partner_access("pricing.change"),
                    ) -> dict[str, Any]:
     ledger = ctx.ledger
-    partner = ledger.app.change_pricing(partner_id=ctx.partner_id, pricing=body.plan(),
-                                        actor=ctx.actor)
-    ledger.caught_up()
+    partner = execute(ledger, ChangePricing(partner_id=ctx.partner_id, pricing=body.plan()),
+                      actor=ctx.actor)
     return partner_json(partner, now=ledger.clock.now())
 
 
@@ -54,14 +53,12 @@ def change_pricing(body: PricingChange, ctx: Context = partner_access("pricing.c
              dependencies=[withholds("token")])
 def create_partner_key(body: PartnerKeyCreate, ctx: Context = partner_access("keys.partner"),
                        ) -> dict[str, Any]:
-    key, token = ctx.ledger.app.issue_key(partner_id=ctx.partner_id, role=body.role,
-                                          name=body.name, actor=ctx.actor)
-    ctx.ledger.caught_up()
+    key, token = execute(ctx.ledger, IssueKey(partner_id=ctx.partner_id, role=body.role,
+                                              name=body.name), actor=ctx.actor)
     return key_json(key, token=token)
 
 
 @router.delete("/partners/{pid}/api-keys/{kid}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_partner_key(kid: UUID, ctx: Context = partner_access("keys.partner")) -> Response:
-    ctx.ledger.app.revoke_key(partner_id=ctx.partner_id, key_id=kid, actor=ctx.actor)
-    ctx.ledger.caught_up()
+    execute(ctx.ledger, RevokeKey(partner_id=ctx.partner_id, key_id=kid), actor=ctx.actor)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,8 @@ from projections import pricing_requests as view
 from service.api.auth import Context, partner_access
 from service.api.paging import PageDep
 from service.api.pricing_schemas import PricingChangeRequestCreate
-from service.pricing_requests import PricingRequests
+from service.commands import execute
+from service.commands.partners import RequestPricingChange
 
 router = APIRouter(prefix="/v1/partners/{pid}/pricing-change-requests",
                    tags=["partners and keys"])
@@ -23,9 +24,8 @@ def request_pricing_change(body: PricingChangeRequestCreate,
     """Asks for another plan (`pricing` as for `PUT /pricing`) with a `reason`; answers
     `{id, pricing, reason, status: open, created_at}` and raises a
     `pricing_change_requested` alert on the partner for support."""
-    request = PricingRequests(ctx.ledger.app).request(
-        partner_id=ctx.partner_id, pricing=body.pricing, reason=body.reason, actor=ctx.actor)
-    ctx.ledger.caught_up()
+    request = execute(ctx.ledger, RequestPricingChange(
+        partner_id=ctx.partner_id, pricing=body.pricing, reason=body.reason), actor=ctx.actor)
     return view.request_json(request)
 
 

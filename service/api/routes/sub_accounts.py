@@ -13,20 +13,40 @@ from service.api.auth import Context, partner_access
 from service.api.paging import AsOf, PageDep
 from service.api.representations import sub_account_json
 from service.api.schemas import CampaignStart, MergeRequest, Reason, SubAccountCreate
+from service.commands import execute
+from service.commands.sub_accounts import (
+    ApproveMerge,
+    ApproveSubAccountDelete,
+    CancelMerge,
+    CancelSubAccountDelete,
+    CreateSubAccount,
+    EndCampaign,
+    RejectMerge,
+    RejectSubAccountDelete,
+    RenameSubAccount,
+    RequestMerge,
+    RequestSubAccountDelete,
+    StartCampaign,
+    SubAccountCommand,
+)
 
 router = APIRouter(prefix="/v1/partners/{pid}/sub-accounts", tags=["sub-accounts"])
 Status = Literal["active", "merge_requested", "delete_requested", "merged", "deleted"]
 
 
 def _answer(ctx: Context, sub_account_id: UUID) -> dict[str, Any]:
-    ctx.ledger.caught_up()
     return sub_account_json(ctx.ledger.app.sub_account(ctx.partner_id, sub_account_id))
+
+
+def _run(ctx: Context, command: SubAccountCommand) -> dict[str, Any]:
+    execute(ctx.ledger, command, actor=ctx.actor)
+    return _answer(ctx, command.sub_account_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create(body: SubAccountCreate, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    sub = ctx.ledger.app.create_sub_account(partner_id=ctx.partner_id, name=body.name,
-                                            actor=ctx.actor)
+    sub = execute(ctx.ledger, CreateSubAccount(partner_id=ctx.partner_id, name=body.name),
+                  actor=ctx.actor)
     return _answer(ctx, sub.id)
 
 
@@ -52,83 +72,67 @@ def get(sid: UUID, as_of: AsOf = None,
 @router.patch("/{sid}")
 def rename(sid: UUID, body: SubAccountCreate,
            ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    ctx.ledger.app.rename_sub_account(partner_id=ctx.partner_id, sub_account_id=sid,
-                                      name=body.name, actor=ctx.actor)
-    return _answer(ctx, sid)
+    return _run(ctx, RenameSubAccount(partner_id=ctx.partner_id, sub_account_id=sid,
+                                      name=body.name))
 
 
 @router.post("/{sid}/campaigns", status_code=status.HTTP_201_CREATED)
 def start_campaign(sid: UUID, body: CampaignStart,
                    ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    _, campaign_id = ctx.ledger.app.start_campaign(partner_id=ctx.partner_id,
-                                                   sub_account_id=sid, name=body.name,
-                                                   actor=ctx.actor)
+    _, campaign_id = execute(ctx.ledger, StartCampaign(partner_id=ctx.partner_id,
+                                                       sub_account_id=sid, name=body.name),
+                             actor=ctx.actor)
     return {"campaign_id": str(campaign_id), "sub_account": _answer(ctx, sid)}
 
 
 @router.post("/{sid}/campaigns/{cid}/end")
 def end_campaign(sid: UUID, cid: UUID,
                  ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    ctx.ledger.app.end_campaign(partner_id=ctx.partner_id, sub_account_id=sid, campaign_id=cid,
-                                actor=ctx.actor)
-    return _answer(ctx, sid)
+    return _run(ctx, EndCampaign(partner_id=ctx.partner_id, sub_account_id=sid,
+                                 campaign_id=cid))
 
 
 @router.post("/{sid}/merge-request")
 def request_merge(sid: UUID, body: MergeRequest,
                   ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    ctx.ledger.app.request_merge(partner_id=ctx.partner_id, sub_account_id=sid,
-                                 primary_id=body.primary_id, actor=ctx.actor)
-    return _answer(ctx, sid)
+    return _run(ctx, RequestMerge(partner_id=ctx.partner_id, sub_account_id=sid,
+                                  primary_id=body.primary_id))
 
 
 @router.post("/{sid}/merge-request/approve")
 def approve_merge(sid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    ctx.ledger.app.approve_merge(partner_id=ctx.partner_id, sub_account_id=sid, actor=ctx.actor)
-    return _answer(ctx, sid)
+    return _run(ctx, ApproveMerge(partner_id=ctx.partner_id, sub_account_id=sid))
 
 
 @router.post("/{sid}/merge-request/reject")
 def reject_merge(sid: UUID, body: Reason | None = None,
                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
-                                    step="reject_merge", actor=ctx.actor,
-                                    reason=body.reason if body else None)
-    return _answer(ctx, sid)
+    return _run(ctx, RejectMerge(partner_id=ctx.partner_id, sub_account_id=sid,
+                                 reason=body.reason if body else None))
 
 
 @router.post("/{sid}/merge-request/cancel")
 def cancel_merge(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
-                                    step="cancel_merge", actor=ctx.actor)
-    return _answer(ctx, sid)
+    return _run(ctx, CancelMerge(partner_id=ctx.partner_id, sub_account_id=sid))
 
 
 @router.post("/{sid}/delete-request")
 def request_delete(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
-                                    step="request_delete", actor=ctx.actor)
-    return _answer(ctx, sid)
+    return _run(ctx, RequestSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid))
 
 
 @router.post("/{sid}/delete-request/approve")
 def approve_delete(sid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
-                                    step="approve_delete", actor=ctx.actor)
-    return _answer(ctx, sid)
+    return _run(ctx, ApproveSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid))
 
 
 @router.post("/{sid}/delete-request/reject")
 def reject_delete(sid: UUID, body: Reason | None = None,
                   ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
-                                    step="reject_delete", actor=ctx.actor,
-                                    reason=body.reason if body else None)
-    return _answer(ctx, sid)
+    return _run(ctx, RejectSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid,
+                                            reason=body.reason if body else None))
 
 
 @router.post("/{sid}/delete-request/cancel")
 def cancel_delete(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    ctx.ledger.app.sub_account_step(partner_id=ctx.partner_id, sub_account_id=sid,
-                                    step="cancel_delete", actor=ctx.actor)
-    return _answer(ctx, sid)
+    return _run(ctx, CancelSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid))

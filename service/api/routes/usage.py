@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from aggregates.usage import MAX_BATCH, InvalidUsage
 from service.api.auth import Context, partner_access
 from service.api.problems import problem
+from service.commands import execute
+from service.commands.usage import IngestUsage
 
 router = APIRouter(prefix="/v1/partners/{pid}/usage", tags=["usage"])
 
@@ -76,10 +78,9 @@ def ingest(body: UsageBatch, ctx: Context = partner_access("usage.write")) -> An
     """
     rows = [row.model_dump() for row in body.rows]
     try:
-        recording = ctx.ledger.usage.ingest(partner_id=ctx.partner_id, rows=rows,
-                                            actor=ctx.actor)
+        recording = execute(ctx.ledger, IngestUsage(partner_id=ctx.partner_id, rows=rows),
+                            actor=ctx.actor)
     except InvalidUsage as e:
         return problem(e.status, e.code, e.detail, errors=e.errors)
-    ctx.ledger.caught_up()
     return {"received": len(rows), "recorded": recording.recorded,
             "corrected": recording.corrected, "unchanged": recording.unchanged}

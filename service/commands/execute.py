@@ -1,0 +1,49 @@
+"""The one path every command takes, from a route, the CLI, a policy or a scheduled job.
+
+`execute` owns, in one place:
+
+- the actor: who asks (the request's key, the CLI's, a policy's), handed to the handler,
+  which records it on every event;
+- the service clock: `now` is read once per attempt and handed to the handler, so every
+  event of one attempt carries the same time;
+- load–decide–save: the handler loads the aggregates, lets them decide, and saves
+  everything it touched in one transaction;
+- lost version races: an attempt whose save loses a race (`IntegrityError`) is run again
+  on fresh state after a jittered wait (service/version_races.py), and answers
+  `version_conflict` after too many. A command with an outside effect (`outside_effect`,
+  e.g. `PayInvoice`) is never run twice: its handler retries only its recording steps;
+- read-your-writes: after the save, views and policies are brought up to the end of the
+  log (`caught_up`), so the answer, and the caller's next read, see the command (and what
+  the policies did in reaction). Policies' own commands skip it: they run inside it;
+- errors: domain errors (`aggregates.errors`) pass through unchanged; the HTTP layer maps
+  them to problem+json, the CLI to a line and an exit code.
+
+HTTP idempotency (the `Idempotency-Key` header) is not here: it stays in the request
+middleware (service/api/idempotency.py), because what it keeps is the HTTP answer
+(status, body), which only the route knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aggregates.base import Actor
+from service.commands.base import Command, Services, handler_for
+from service.version_races import backoff, with_retries
+
+R = TypeVar("R")
+
+
+def execute(ledger: Services, command: Command[R], *, actor: Actor,
+            wait: Callable[[int], None] = backoff) -> R:
+    """Runs `command`'s handler as `actor` and answers what the handler answers."""
+    handler = handler_for(command)
+
+    def attempt(_lost: int) -> Any:
+        return handler(ledger, command, actor, ledger.clock.now())
+
+    answer: R = attempt(0) if command.outside_effect else with_retries(attempt, wait=wait)
+    if command.catches_up:
+        ledger.caught_up()
+    return answer
