@@ -3,6 +3,7 @@ the scheduled jobs' per-partner steps (cycle close, dunning)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -134,7 +135,7 @@ def add_payment_method(s: Services, c: AddPaymentMethod, actor: Actor,
                                         exp_year=c.exp_year, token=c.token)
 
 
-def _partner_alone(s: Services, partner_id: UUID, decide: Any) -> Partner:
+def _partner_alone(s: Services, partner_id: UUID, decide: Callable[[Partner], None]) -> Partner:
     """A command on the partner's account terms alone: the partner's own rule decides."""
     partner = s.app.partner(partner_id)
     decide(partner)
