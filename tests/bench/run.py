@@ -24,6 +24,7 @@ from typing import Any
 
 from tests.bench import (
     as_of,
+    as_of_distinct,
     commands,
     common,
     cycle_close,
@@ -48,6 +49,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "partitions": partitions,
     "upcoming_invoice": upcoming_invoice,
     "view_reads": view_reads,
+    "as_of_distinct": as_of_distinct,
     "cycle_close": cycle_close,
     "usage_ingest": usage_ingest,
     "as_of": as_of,
