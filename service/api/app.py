@@ -22,6 +22,7 @@ from service.api.routes import (
 from service.bootstrap import Ledger
 from service.partitions import Cluster
 from service.portal import web as portal
+from service.verify_jobs import VerifyJobs
 
 
 def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> FastAPI:
@@ -36,6 +37,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
             yield
         finally:
             cluster.scheduler.shutdown()
+            verify_jobs.close()  # a running verification stops at its next batch
 
     app = FastAPI(
         title="Partner Ledger",
@@ -45,6 +47,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
         lifespan=lifespan,
     )
     app.state.cluster = cluster
+    app.state.verify_jobs = verify_jobs = VerifyJobs(cluster.ledgers, settings=cluster.settings)
     store = IdempotencyStore(cluster.home.read_model, cluster.home.clock.now)
     problems.install(app)
     idempotency.install(app, store)

@@ -909,12 +909,25 @@
       section("Events, in log order", apply, holder, more));
   }
 
+  const VERIFY_POLL_MS = 500;
+
+  // Verification runs as a job on the service (one at a time): start it, or join the one
+  // running, then poll it until it has ended.
   async function runVerify(box, invoice) {
     box.dataset.state = "loading";
     box.replaceChildren(h("p", { class: "muted" }, "Verifying…"));
-    let report;
+    let job;
     try {
-      report = await request("/v1/admin/verify", null, session.token);
+      job = await request("/v1/admin/verify", null, session.token);
+      box.dataset.job = job.id;
+      while (job.status === "running") {
+        const { done, total } = job.progress || {};
+        box.replaceChildren(h("p", { class: "muted" }, total
+          ? `Verifying… ${Math.min(100, Math.floor((100 * done) / total))}% of the log walked.`
+          : "Verifying…"));
+        await new Promise((resolve) => { setTimeout(resolve, VERIFY_POLL_MS); });
+        job = await request(`/v1/admin/verify/${encodeURIComponent(job.id)}`, null, session.token);
+      }
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
         signOut("Your API key is no longer accepted (unknown or revoked). Sign in again.");
@@ -926,6 +939,12 @@
       box.dataset.state = "error";
       return;
     }
+    if (!job.result) {
+      box.replaceChildren(note(`The verification stopped before it ended: ${job.error || "no reason given"}.`, "error"));
+      box.dataset.state = "error";
+      return;
+    }
+    const report = job.result;
     const mismatches = invoice
       ? report.mismatches.filter((m) => m.invoice_id === invoice.id) : report.mismatches;
     const ok = invoice ? mismatches.length === 0 && !report.chain : report.ok;
