@@ -185,19 +185,22 @@ def get_invoice(sql: Sql, *, partner_id: str, invoice_id: str) -> Invoice | None
     return invoice if invoice is not None and str(invoice.partner_id) == partner_id else None
 
 
-def _period_placements(sql: Sql, *, partner_id: str, start: datetime,
+def _period_placements(sql: Sql, *, partner_id: str, bucket: str | None, start: datetime,
                        end: datetime) -> tuple[dict[str, tuple[list[Placement],
                                                                datetime | None]],
                                                dict[str, list[int]]]:
-    """Each line's placements and deletion up to `end`, and the log positions of its
-    placement events within [start, end). Narrow rows of the placements view only; the
-    events' data is read for one page of positions at a time."""
+    """The placements and deletion up to `end` of each line ever placed in `bucket` before
+    `end` (no other line can count in it), and the log positions of its placement events
+    within [start, end). Narrow rows of the placements view only; the events' data is read
+    for one page of positions at a time."""
     histories: dict[str, tuple[list[Placement], datetime | None]] = {}
     in_period: dict[str, list[int]] = {}
-    start_text = stored(start)
+    start_text, end_text = stored(start), stored(end)
     for row in sql.all("SELECT position, line_id, at, kind, bucket FROM v_placements "
-                       "WHERE partner_id = ? AND at < ? ORDER BY position", partner_id,
-                       stored(end)):
+                       "WHERE partner_id = ? AND at < ? AND line_id IN (SELECT line_id FROM "
+                       "v_placements WHERE partner_id = ? AND at < ? AND bucket = ?) "
+                       "ORDER BY position", partner_id, end_text, partner_id, end_text,
+                       bucket or line_day_counts.UNASSIGNED):
         line_id = row["line_id"]
         history, deleted_at = histories.get(line_id, ([], None))
         at = from_stored(row["at"])
@@ -243,7 +246,8 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
         counts=counts, days_in_period=(end - start).days, pricing=partner.pricing_at(start),
         names=sub_account_names(sql, pid), discounts=partner.active_discounts(),
         credit_balance=0)
-    histories, in_period = _period_placements(sql, partner_id=pid, start=start, end=end)
+    histories, in_period = _period_placements(sql, partner_id=pid, bucket=bucket,
+                                              start=start, end=end)
     contributing: dict[str, int] = {}
     for line_id, (history, deleted_at) in histories.items():
         days = line_day_buckets(placements=history, deleted_at=deleted_at,
