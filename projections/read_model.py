@@ -25,6 +25,7 @@ from projections import (
     as_of,
     audit,
     hash_chain,
+    idempotency_records,
     line_day_counts,
     lines,
     sub_accounts,
@@ -38,8 +39,7 @@ VIEWS: tuple[ModuleType, ...] = (
     audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
 )
 SERVICE_DDL = (
-    "CREATE TABLE IF NOT EXISTS s_idempotency (scope TEXT PRIMARY KEY, request_hash TEXT NOT "
-    "NULL, status INTEGER NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL)",
+    *idempotency_records.DDL,
     "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)",
 )
 T = TypeVar("T")

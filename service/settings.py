@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     as_of_replicas_per_partner: int = Field(default=4, ge=1, le=1000)
     as_of_replicas: int = Field(default=32, ge=1, le=10_000)
     as_of_replica_memory_mb: int = Field(default=256, ge=1)
+    # How long an `Idempotency-Key`'s answer is kept and replayed (service clock); then
+    # the key may be used again and its row is pruned (service/api/idempotency.py).
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 365)
 
     @field_validator("database_url")
     @classmethod

@@ -1,4 +1,5 @@
-"""The FastAPI application: routers, problem+json handlers, idempotent POSTs."""
+"""The FastAPI application: routers, problem+json handlers, and the request pipeline:
+authentication, then the body's checks, then idempotent POSTs, then the route."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api import idempotency, problems
-from service.api.idempotency import IdempotencyStore
+from service.api import authentication, docs, idempotency, problems, request_body
 from service.api.routes import (
     alerts,
     analytics,
@@ -45,14 +45,20 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
         description="Event-sourced billing and lifecycle service behind the partner portal. "
         "Errors are application/problem+json with a stable `code`.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.cluster = cluster
     app.state.verify_jobs = verify_jobs = VerifyJobs(cluster.ledgers, settings=cluster.settings)
-    store = IdempotencyStore(cluster.home.read_model, cluster.home.clock.now)
     problems.install(app)
-    idempotency.install(app, store)
+    # The last middleware added runs first: authentication (headers only), then the
+    # body's size, type and JSON checks, then the idempotency claim, then the route.
+    app.state.idempotency = idempotency.install(app, cluster)
+    request_body.install(app)
+    authentication.install(app, cluster)
     for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,
                    alerts):
         app.include_router(module.router)
+    docs.install(app)
     portal.install(app)
     return app
