@@ -3,15 +3,16 @@ payments, refunds, disputes, charge explanation, my status."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from aggregates.errors import NotFound
 from aggregates.invoice import Invoice
 from projections import billing as view
 from service.api.auth import Context, partner_access
+from service.api.fields import ItemNumber
 from service.api.paging import AsOf, PageDep
 from service.api.schemas import (
     CreditGrant,
@@ -154,7 +155,7 @@ def get_invoice(iid: UUID, as_of: AsOf = None,
 
 
 @router.get("/invoices/{iid}/items/{n}/explain")
-def explain_item(iid: UUID, n: int,
+def explain_item(iid: UUID, n: Annotated[ItemNumber, Path()],
                  ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
     invoice = _stored_invoice(ctx, iid)
     explanation = ctx.ledger.read_model.read(view.explain_item, invoice=invoice, index=n)

@@ -12,8 +12,9 @@ from aggregates.errors import NotFound
 from projections import audit
 from projections.times import api_time, stored
 from service.api.auth import ClusterDep, Context, PlatformContext, partner_access, platform_access
+from service.api.fields import EventType, Instant
 from service.api.paging import AsOf, PageDep
-from service.api.schemas import ClockMove, UtcDateTime
+from service.api.schemas import ClockMove
 from service.verification import verify_all
 
 router = APIRouter(tags=["operations"])
@@ -21,8 +22,8 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/v1/partners/{pid}/audit-trail")
 def audit_trail(page: PageDep, as_of: AsOf = None, entity_id: UUID | None = None,
-                event_type: str | None = None, since: UtcDateTime | None = None,
-                until: UtcDateTime | None = None,
+                event_type: EventType | None = None, since: Instant | None = None,
+                until: Instant | None = None,
                 ctx: Context = partner_access("audit.read")) -> dict[str, Any]:
     """Every event of the partner in log order; `as_of` stops at that moment's position."""
     views = ctx.views(as_of)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aggregates.usage import MAX_BATCH, InvalidUsage
 from service.api.auth import Context, partner_access
+from service.api.fields import Instant, UsageFigure
 from service.api.problems import problem
 
 router = APIRouter(prefix="/v1/partners/{pid}/usage", tags=["usage"])
@@ -19,14 +19,15 @@ class UsageRowIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     line_id: str = Field(max_length=64, description="A line of this partner, not deleted.")
-    hour: datetime = Field(description="The whole UTC hour the figures cover, e.g. "
-                                       "2026-01-03T10:00:00Z; not later than the service "
-                                       "clock.")
-    messages_sent: int
-    messages_received: int
-    new_conversations: int
-    responded_conversations: int
-    volume_limit_hits: int
+    hour: Instant = Field(description="The whole UTC hour the figures cover, e.g. "
+                                      "2026-01-03T10:00:00Z; not later than the service "
+                                      "clock.")
+    messages_sent: UsageFigure
+    messages_received: UsageFigure
+    new_conversations: UsageFigure
+    responded_conversations: UsageFigure = Field(
+        description="At most new_conversations.")
+    volume_limit_hits: UsageFigure
 
 
 class UsageBatch(BaseModel):
