@@ -50,6 +50,6 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     idempotency.install(app, store)
     for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,
                    alerts):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=problems.RESPONSES)
     portal.install(app)
     return app

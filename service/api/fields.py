@@ -15,7 +15,6 @@ the years 2000 to 2100 (in UTC) are accepted.
 
 from __future__ import annotations
 
-import base64
 import re
 from datetime import UTC, datetime
 from typing import Annotated
@@ -96,22 +95,23 @@ def _label(value: str) -> str:
     return _clean(value, max_length=MAX_LABEL_LENGTH, collapse=True)
 
 
-def _text_schema(max_length: int) -> WithJsonSchema:
+def _text_schema(max_length: int, example: str) -> WithJsonSchema:
     return WithJsonSchema({"type": "string", "minLength": 1, "maxLength": max_length,
-                           "pattern": TEXT_PATTERN})
+                           "pattern": TEXT_PATTERN, "examples": [example]})
 
 
 # Printable text (the rule of `aggregates.text`), NFC-normalised and stripped; names and
 # labels have runs of whitespace made one space.
 Name = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_NAME_LENGTH),
-                 AfterValidator(_name), _text_schema(MAX_NAME_LENGTH)]
+                 AfterValidator(_name), _text_schema(MAX_NAME_LENGTH, "Acme – Sales")]
 Reason = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_REASON_LENGTH),
-                   AfterValidator(_reason), _text_schema(MAX_REASON_LENGTH)]
+                   AfterValidator(_reason),
+                   _text_schema(MAX_REASON_LENGTH, "carrier spam complaints")]
 Label = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_LABEL_LENGTH),
-                  AfterValidator(_label), _text_schema(MAX_LABEL_LENGTH)]
+                  AfterValidator(_label), _text_schema(MAX_LABEL_LENGTH, "visa")]
 # A gateway token: printable ASCII without spaces.
-Token = Annotated[str, Strict(), Field(pattern=r"^[!-~]{1,200}$")]
-Last4 = Annotated[str, Strict(), Field(pattern=r"^[0-9]{4}$")]
+Token = Annotated[str, Strict(), Field(pattern=r"^[!-~]{1,200}$", examples=["tok_visa"])]
+Last4 = Annotated[str, Strict(), Field(pattern=r"^[0-9]{4}$", examples=["4242"])]
 PhoneNumber = Annotated[str, Strict(), Field(pattern=r"^\+[1-9][0-9]{7,14}$",
                                              examples=["+14155550123"])]
 EventType = Annotated[str, Field(max_length=100,
@@ -210,21 +210,6 @@ def parse_as_of(value: object) -> str:
 
 AsOf = Annotated[str, PlainValidator(parse_as_of), WithJsonSchema(AS_OF_SCHEMA)]
 
-_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,40}", re.ASCII)
-
-
-def _cursor(value: object) -> str:
-    # The shape of a cursor `paging.encode_cursor` issued: base64url of "after:<position>".
-    if isinstance(value, str) and _CURSOR.fullmatch(value):
-        try:
-            text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
-        except (ValueError, UnicodeDecodeError):
-            text = ""
-        prefix, _, number = text.partition(":")
-        if prefix == "after" and _DIGITS.fullmatch(number) and int(number) <= MAX_POSITION:
-            return value
-    raise ValueError("is not a cursor this API issued")
-
-
-Cursor = Annotated[str, PlainValidator(_cursor),
-                   WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"})]
+# The shape of the cursors `paging.encode_cursor` issues (base64url text); whether one
+# was issued is `paging.decode_cursor`'s to say.
+Cursor = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")]

@@ -39,6 +39,27 @@ def problem(status: int, code: str, detail: str, *, headers: dict[str, str] | No
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer"}, "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+# Declared on every operation, so the OpenAPI document says what an error looks like (and
+# replaces FastAPI's own 422 schema, which is not what this API answers).
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"description": "A field is not valid: `errors` names each as `{loc, msg}`; "
+                         "nothing is recorded.",
+          "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}},
+    "default": {"description": "An error, with a stable `code` (see API.md).",
+                "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}},
+}
+
+
 class ApiProblem(Exception):
     """An HTTP-level refusal (authentication, permissions, paging) raised at the edge."""
 

@@ -84,7 +84,9 @@ def _pricing_spelling(value: Any) -> str | None:
 PricingChange = Annotated[
     Annotated[StandardPlan, Tag("standard")] | Annotated[TieredPlan, Tag("tiered")]
     | Annotated[WrappedPlan, Tag("wrapped")],
-    Discriminator(_pricing_spelling),
+    Discriminator(_pricing_spelling, custom_error_type="invalid_structure",
+                  custom_error_message="structure must be 'standard' or 'tiered' (or the plan "
+                                       "given as {\"pricing\": plan})"),
 ]
 
 

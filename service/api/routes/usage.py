@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aggregates.usage import MAX_BATCH, InvalidUsage
 from service.api.auth import Context, partner_access
 from service.api.fields import Instant, UsageFigure
-from service.api.problems import problem
+from service.api.problems import PROBLEM_SCHEMA, problem
 
 router = APIRouter(prefix="/v1/partners/{pid}/usage", tags=["usage"])
 
@@ -38,8 +38,9 @@ class UsageBatch(BaseModel):
 
 BAD_BATCH = {
     "description": "The batch is refused as a whole and nothing is recorded. "
-                   "`errors` names each bad row: `{index, field, reason}`.",
-    "content": {"application/problem+json": {"example": {
+                   "`errors` names each bad row: `{index, field, reason}` (and, like "
+                   "every 422, `{loc, msg}`).",
+    "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA, "example": {
         "type": "https://partner-ledger.dev/problems/validation_error",
         "title": "Unprocessable content", "status": 422, "code": "validation_error",
         "detail": "2 of 3 rows are not valid; nothing was recorded",
@@ -47,6 +48,14 @@ BAD_BATCH = {
                    {"index": 2, "field": "messages_sent", "reason": "must not be negative"}],
     }}},
 }
+
+
+def _located(error: dict[str, Any]) -> dict[str, Any]:
+    """A bad row's error with `loc` and `msg` as well, like every other 422 of the API."""
+    loc: list[Any] = ["body", "rows", error["index"]]
+    if error["field"] != "row":
+        loc.append(error["field"])
+    return {**error, "loc": loc, "msg": error["reason"]}
 
 
 @router.post("", responses={422: BAD_BATCH})
@@ -80,7 +89,7 @@ def ingest(body: UsageBatch, ctx: Context = partner_access("usage.write")) -> An
         recording = ctx.ledger.usage.ingest(partner_id=ctx.partner_id, rows=rows,
                                             actor=ctx.actor)
     except InvalidUsage as e:
-        return problem(e.status, e.code, e.detail, errors=e.errors)
+        return problem(e.status, e.code, e.detail, errors=[_located(err) for err in e.errors])
     ctx.ledger.caught_up()
     return {"received": len(rows), "recorded": recording.recorded,
             "corrected": recording.corrected, "unchanged": recording.unchanged}
