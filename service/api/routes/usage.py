@@ -64,7 +64,8 @@ def ingest(body: UsageBatch, ctx: Context = partner_access("usage.write")) -> An
 
     Each row gives, for one line and one whole hour: `messages_sent`,
     `messages_received`, `new_conversations`, `responded_conversations` and
-    `volume_limit_hits` (non-negative whole numbers).
+    `volume_limit_hits` (JSON integers from 0 to 1,000,000,000; responded conversations
+    at most the new ones).
 
     Idempotent per (line, hour): a row whose figures equal those already recorded changes
     nothing, so a batch sent again records nothing. A row with other figures for a
@@ -76,8 +77,8 @@ def ingest(body: UsageBatch, ctx: Context = partner_access("usage.write")) -> An
 
     The whole batch is refused (422 `validation_error`, nothing recorded) when any row
     names an unknown, deleted or other partner's line, an hour that is not whole or lies
-    after the service clock, or a negative count; `errors` lists each bad row by `index`
-    with the `field` and the `reason`. A (line, hour) may appear once in a batch.
+    after the service clock, or a figure out of its bounds; `errors` lists each bad row by
+    `index` with the `field` and the `reason`. A (line, hour) may appear once in a batch.
 
     After recording, the auto-flag policy flags active lines whose hour crosses the
     thresholds (`PORTAL_AUTOFLAG_*` settings), and the auto-pause policy pauses them.
