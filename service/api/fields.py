@@ -114,6 +114,10 @@ Token = Annotated[str, Strict(), Field(pattern=r"^[!-~]{1,200}$", examples=["tok
 Last4 = Annotated[str, Strict(), Field(pattern=r"^[0-9]{4}$", examples=["4242"])]
 PhoneNumber = Annotated[str, Strict(), Field(pattern=r"^\+[1-9][0-9]{7,14}$",
                                              examples=["+14155550123"])]
+# A UUID kept as text: usage rows are matched to lines by their text, 10,000 a batch.
+UuidText = Annotated[str, Strict(), Field(
+    pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    examples=["7d1f6a3e-0000-4000-8000-000000000000"])]
 EventType = Annotated[str, Field(max_length=100,
                                  pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$",
                                  examples=["Line.Provisioned"])]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aggregates.usage import MAX_BATCH, InvalidUsage
 from service.api.auth import Context, partner_access
-from service.api.fields import Instant, UsageFigure
+from service.api.fields import Instant, UsageFigure, UuidText
 from service.api.problems import PROBLEM_SCHEMA, problem
 
 router = APIRouter(prefix="/v1/partners/{pid}/usage", tags=["usage"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/partners/{pid}/usage", tags=["usage"])
 class UsageRowIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    line_id: str = Field(max_length=64, description="A line of this partner, not deleted.")
+    line_id: UuidText = Field(description="A line of this partner, not deleted.")
     hour: Instant = Field(description="The whole UTC hour the figures cover, e.g. "
                                       "2026-01-03T10:00:00Z; not later than the service "
                                       "clock.")
