@@ -158,8 +158,7 @@ def parse_instant(value: object) -> datetime:
         if not _INSTANT_SHAPE.fullmatch(value):
             raise ValueError("must be an ISO-8601 time such as 2026-01-11T12:00:00Z")
         try:
-            at = datetime.fromisoformat(value.removesuffix("Z") + ("+00:00" if value.endswith(
-                "Z") else ""))
+            at = datetime.fromisoformat(value)
         except ValueError:
             raise ValueError("is not a valid date and time") from None
     else:
