@@ -1,30 +1,44 @@
 # Partner Ledger — the commands a developer needs. `make run` and `make test` work on a
 # fresh machine: they create the virtual environment and install what they need.
+# `make run` installs only what serving needs; the test and benchmark tools (Playwright,
+# schemathesis, Hypothesis, ...) come with the first `make test`, `make lint` or `make bench`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PIP := $(BIN)/pip install --disable-pip-version-check --progress-bar on
 
-.PHONY: run test lint install clean bench
+.PHONY: run test lint install install-dev clean bench
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
+	@echo "==> creating the virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-install: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "==> installing what serving needs (about a minute on a fresh machine)"
+	$(PIP) -e .
+	touch $(RUN_STAMP)
 
-run: $(STAMP)
+$(DEV_STAMP): pyproject.toml $(RUN_STAMP)
+	@echo "==> installing the test and benchmark tools"
+	$(PIP) -e '.[dev]'
+	touch $(DEV_STAMP)
+
+install: $(RUN_STAMP)
+
+install-dev: $(DEV_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/ledger serve
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m tests.bench.run $(if $(QUICK),--quick,)
 
 clean:

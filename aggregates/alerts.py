@@ -25,7 +25,13 @@ LINE_FLAGGED = "line_flagged"
 LINE_IDLE = "line_idle"
 CARD_EXPIRING = "card_expiring"
 PAYMENT_FAILED = "payment_failed"
+# The conditions the daily job checks: it resolves an alert of these kinds once its
+# condition has ended. Alerts of other kinds are raised by a command and stay open.
 KINDS = (CARD_EXPIRING, LINE_FLAGGED, LINE_IDLE, PAYMENT_FAILED)
+# Raised by a scheduled job that failed for the partner; resolved when that job next
+# succeeds for it, never by the alerts job's condition check.
+JOB_FAILED = "job_failed"
+PRICING_CHANGE_REQUESTED = "pricing_change_requested"
 
 OPEN = "open"
 RESOLVED = "resolved"
@@ -93,6 +99,30 @@ def payment_failed_alert(*, invoice_id: str, number: str, balance_due: int, curr
                        "failed_at": _time(failed_at), "reason": reason})
 
 
+def job_failed_alert(*, job: str, error: str, at: datetime) -> Alert:
+    """A scheduled job failed for the partner at `at`; `error` names the cause. Keyed by
+    the first failure, so a job that keeps failing keeps one alert open."""
+    return Alert(key=f"{JOB_FAILED}:{job}:{_time(at)}", kind=JOB_FAILED, subject_id=job,
+                 message=f"the {job.replace('_', ' ')} job failed for this partner at "
+                         f"{_time(at)}; it is retried at each run until it succeeds",
+                 data={"job": job, "failed_at": _time(at), "error": error})
+
+
+
+def pricing_change_requested_alert(*, request_id: str, pricing: dict[str, Any],
+                                   reason: str) -> Alert:
+    """For support: the partner asks for another price (support or the platform admin set
+    it with `PUT /pricing`)."""
+    return Alert(key=f"{PRICING_CHANGE_REQUESTED}:{request_id}", kind=PRICING_CHANGE_REQUESTED,
+                 subject_id=request_id,
+                 message=f"the partner asks for a change of pricing: {reason}",
+                 data={"pricing": pricing, "reason": reason})
+
+
+def _condition(key: str) -> bool:
+    return key.partition(":")[0] in KINDS
+
+
 class PartnerAlerts(LedgerAggregate):
     """The alerts raised for one partner, open or resolved; each key is raised once."""
 
@@ -152,12 +182,32 @@ class PartnerAlerts(LedgerAggregate):
                       key=key, reason=reason)
         return True
 
+    def open_job_failure(self, job: str) -> str | None:
+        """The key of the job's open failure alert, if any."""
+        prefix = f"{JOB_FAILED}:{job}:"
+        return next((key for key in self.open_keys if key.startswith(prefix)), None)
+
+    def job_failed(self, *, job: str, error: str, actor: Actor, at: datetime) -> bool:
+        """Raises a `job_failed` alert unless one is open for the job; True when it did."""
+        if self.open_job_failure(job) is not None:
+            return False
+        return self.raise_alert(job_failed_alert(job=job, error=error, at=at), actor=actor,
+                                at=at)
+
+    def job_succeeded(self, *, job: str, actor: Actor, at: datetime) -> bool:
+        """Resolves the job's open failure alert; True when there was one."""
+        key = self.open_job_failure(job)
+        if key is None:
+            return False
+        return self.resolve(key=key, reason=f"the {job.replace('_', ' ')} job succeeded",
+                            actor=actor, at=at)
+
     def reconcile(self, due: list[Alert], *, actor: Actor, at: datetime) -> tuple[int, int]:
-        """Raises the due alerts not raised yet and resolves the open ones no longer due;
-        returns (raised, resolved)."""
+        """Raises the due alerts not raised yet and resolves the open condition alerts
+        (`KINDS`) no longer due; returns (raised, resolved)."""
         due_keys = {alert.key for alert in due}
         resolved = sum(self.resolve(key=key, reason="the condition has ended", actor=actor,
                                     at=at)
-                       for key in self.open_keys if key not in due_keys)
+                       for key in self.open_keys if key not in due_keys and _condition(key))
         raised = sum(self.raise_alert(alert, actor=actor, at=at) for alert in due)
         return raised, resolved

@@ -12,11 +12,17 @@ import secrets
 from datetime import datetime
 from uuid import UUID
 
-from aggregates.base import Actor, LedgerAggregate
+from aggregates.base import (
+    PARTNER,
+    PARTNER_ROLES,
+    PLATFORM,
+    PLATFORM_ROLES,
+    Actor,
+    LedgerAggregate,
+)
 from aggregates.errors import InvalidInput, InvalidTransition
+from aggregates.text import clean_name
 
-PARTNER_ROLES = ("admin", "operations", "billing", "reporting")
-PLATFORM_ROLES = ("support", "auditor", "admin")
 TOKEN_PREFIX = "pl"
 
 
@@ -67,11 +73,14 @@ class ApiKey(LedgerAggregate):
         allowed = PARTNER_ROLES if partner_id else PLATFORM_ROLES
         if role not in allowed:
             raise InvalidInput(f"role must be one of {', '.join(allowed)}")
-        cleaned = " ".join(name.split())
-        if not cleaned or len(cleaned) > 200:
-            raise InvalidInput("name must be 1 to 200 characters")
+        cleaned = clean_name(name)
         return cls._start(cls.Issued, id=id, actor=actor, at=at, partner_id=partner_id,
                           role=role, name=cleaned, secret_hash=hash_secret(secret))
+
+    @property
+    def scope(self) -> str:
+        """A partner's key, or the platform's."""
+        return PARTNER if self.partner_id is not None else PLATFORM
 
     def matches(self, secret: str) -> bool:
         return not self.revoked and hmac.compare_digest(self.secret_hash, hash_secret(secret))

@@ -76,3 +76,10 @@ class PaymentDeclined(DomainError):
 
     code = "payment_declined"
     status = 402
+
+
+class PaymentInProgress(DomainError):
+    """A payment attempt on the invoice is under way (recorded, its outcome not yet known):
+    a second charge is refused until the gateway's answer for the first is recorded."""
+
+    code = "payment_in_progress"

@@ -4,12 +4,18 @@ voiding and disputes, and the dunning schedule of its failed payments.
 Statuses: `open` (issued, awaiting payment), `paid`, `past_due` (a payment failed; it is
 retried on a schedule) and `void`. The invoice's figures are computed by the caller
 (`aggregates.charges`, `aggregates.discounts`) and checked here for consistency only.
+
+A card payment is an intent, then an effect: `start_payment_attempt` records the attempt
+(its id is the gateway's idempotency key) before the gateway is called, and
+`record_attempt_outcome` records what the gateway answered for it. While an attempt is
+open no other one starts, so concurrent payers charge the card once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, TypeGuard
 from uuid import UUID
 
@@ -21,6 +27,7 @@ from aggregates.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    PaymentInProgress,
     RefundTooLarge,
 )
 from aggregates.money import CURRENCIES
@@ -34,6 +41,9 @@ STATUSES = (OPEN, PAID, PAST_DUE, VOID)
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
+ATTEMPT_OPEN = "open"
+# An attempt the gateway never saw, closed after its lease: nothing was charged.
+ABANDONED = "abandoned"
 
 CREDIT = "credit"
 REFUND = "refund"
@@ -117,29 +127,74 @@ class Invoice(LedgerAggregate):
         total: int
         amount_due: int
 
+    class PaymentAttemptStarted(LedgerAggregate.Event):
+        """The intent: an attempt to charge `amount` to the method, recorded before the
+        gateway is called. `charge_by` is a wall-clock deadline (not the service clock,
+        which a test may move by days): the payer calls the gateway only before it, so
+        an attempt the gateway has not seen by `charge_by` plus the lease never will be."""
+
+        attempt_id: UUID
+        payment_method_id: UUID
+        amount: int
+        charge_by: datetime
+
+        def apply(self, invoice: Invoice) -> None:
+            invoice.attempts = {**invoice.attempts, str(self.attempt_id): {
+                "id": self.attempt_id, "at": self.timestamp, "amount": self.amount,
+                "payment_method_id": self.payment_method_id, "charge_by": self.charge_by,
+                "status": ATTEMPT_OPEN, "reason": None,
+            }}
+
     class PaymentSucceeded(LedgerAggregate.Event):
+        """`attempt_id` names the attempt whose charge succeeded; None for payments
+        recorded before attempts were (version 1 of the event)."""
+
+        class_version = 2
+
         payment_method_id: UUID | None
         amount: int
+        attempt_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["attempt_id"] = None
 
         def apply(self, invoice: Invoice) -> None:
             invoice.status = PAID
             invoice.amount_paid += self.amount
-            invoice.payments.append({
-                "at": self.timestamp, "status": SUCCEEDED, "reason": None,
-                "amount": self.amount, "payment_method_id": self.payment_method_id,
-            })
+            invoice.payments.append(invoice._payment(
+                self.attempt_id, at=self.timestamp, status=SUCCEEDED, reason=None,
+                amount=self.amount, payment_method_id=self.payment_method_id))
 
     class PaymentFailed(LedgerAggregate.Event):
+        """`attempt_id` names the declined attempt; None when no charge was attempted (no
+        payment method) and for failures recorded before attempts were (version 1)."""
+
+        class_version = 2
+
         payment_method_id: UUID | None
         amount: int
         reason: str
+        attempt_id: UUID | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["attempt_id"] = None
 
         def apply(self, invoice: Invoice) -> None:
             invoice.status = PAST_DUE
-            invoice.payments.append({
-                "at": self.timestamp, "status": FAILED, "reason": self.reason,
-                "amount": self.amount, "payment_method_id": self.payment_method_id,
-            })
+            invoice.payments.append(invoice._payment(
+                self.attempt_id, at=self.timestamp, status=FAILED, reason=self.reason,
+                amount=self.amount, payment_method_id=self.payment_method_id))
+
+    class PaymentAttemptAbandoned(LedgerAggregate.Event):
+        """An attempt the gateway had no record of once its lease was over: nothing was
+        charged, so it is closed without a payment or a failure."""
+
+        attempt_id: UUID
+
+        def apply(self, invoice: Invoice) -> None:
+            invoice._closed_attempt_at(self.attempt_id, ABANDONED, None)
 
     class Refunded(LedgerAggregate.Event):
         amount: int
@@ -184,6 +239,11 @@ class Invoice(LedgerAggregate):
                 "resolution_reason": self.reason, "resolved_at": self.timestamp,
             })
 
+    # States kept before attempts were recorded (views store the aggregate's state) have
+    # no `attempts`: they read this empty mapping. Events replace the mapping, never
+    # change it in place, so it is never shared.
+    attempts = MappingProxyType[str, dict[str, Any]]({})
+
     def __init__(self, partner_id: UUID, number: str, period_start: datetime,
                  period_end: datetime, currency: str, items: list[dict[str, Any]],
                  subtotal: int, discounts: list[dict[str, Any]], discount: int,
@@ -208,6 +268,8 @@ class Invoice(LedgerAggregate):
         self.void_reason: str | None = None
         # Keyed by str(id): a snapshot is JSON, whose object keys are strings.
         self._disputes: dict[str, dict[str, Any]] = {}
+        self.attempts: Mapping[str, dict[str, Any]] = {}
+
 
     @staticmethod
     def id_for(*, partner_id: UUID, period_start: datetime) -> UUID:
@@ -283,26 +345,119 @@ class Invoice(LedgerAggregate):
             return 0
         return self.amount_due - self.amount_paid
 
-    def record_payment_attempt(self, *, payment_method_id: UUID | None, succeeded: bool,
-                               reason: str | None, amount: int, actor: Actor,
-                               at: datetime) -> None:
-        """Record one charge of the balance due: a success pays the invoice, a failure
-        (with the gateway's `reason`) makes it past due."""
+    @property
+    def open_attempt(self) -> dict[str, Any] | None:
+        """The payment attempt under way (recorded, its outcome not yet), or None."""
+        for attempt in self.attempts.values():
+            if attempt["status"] == ATTEMPT_OPEN:
+                return dict(attempt)
+        return None
+
+    @property
+    def awaiting_first_charge(self) -> bool:
+        """Open, nothing under way: its first charge never happened (the cycle close
+        stopped before it, or the attempt was abandoned). Dunning charges it."""
+        return self.status == OPEN and self.open_attempt is None
+
+    def _closed_attempt_at(self, attempt_id: UUID, status: str,
+                           reason: str | None) -> datetime:
+        """Closes the attempt (an event's apply); answers the time it was made."""
+        key = str(attempt_id)
+        attempt = {**self.attempts[key], "status": status, "reason": reason}
+        self.attempts = {**self.attempts, key: attempt}
+        return attempt["at"]  # type: ignore[no-any-return]
+
+    def _payment(self, attempt_id: UUID | None, *, at: datetime, status: str,
+                 reason: str | None, amount: int,
+                 payment_method_id: UUID | None) -> dict[str, Any]:
+        """A payment's entry (an event's apply). One that settles an attempt closes it,
+        carries its id and is dated when the attempt was made: the card was charged then,
+        however late the answer was recorded."""
+        entry: dict[str, Any] = {"at": at, "status": status, "reason": reason,
+                                 "amount": amount, "payment_method_id": payment_method_id}
+        if attempt_id is not None:
+            entry["at"] = self._closed_attempt_at(attempt_id, status, reason)
+            entry["attempt_id"] = attempt_id
+        return entry
+
+    def _payable(self) -> None:
         if self.status == PAID:
             raise AlreadyPaid(f"invoice {self.number} is already paid")
         if self.status == VOID:
             raise InvalidTransition(f"invoice {self.number} is void")
+        if self.open_attempt is not None:
+            raise PaymentInProgress(f"a payment of invoice {self.number} is under way")
+
+    def record_payment_attempt(self, *, payment_method_id: UUID | None, succeeded: bool,
+                               reason: str | None, amount: int, actor: Actor,
+                               at: datetime) -> None:
+        """Record one charge of the balance due made without an attempt of its own (the
+        gateway is not called, e.g. there is no payment method): a success pays the
+        invoice, a failure (with its `reason`) makes it past due."""
+        self._payable()
         if not _is_int(amount) or amount != self.balance_due:
             raise ValueError(f"a payment attempt charges the balance due {self.balance_due}, "
                              f"not {amount!r}")
         if succeeded:
             self._trigger(self.PaymentSucceeded, actor=actor, at=at,
-                          payment_method_id=payment_method_id, amount=amount)
+                          payment_method_id=payment_method_id, amount=amount, attempt_id=None)
             return
         if not isinstance(reason, str) or not reason:
             raise ValueError("a failed payment attempt needs the gateway's reason")
         self._trigger(self.PaymentFailed, actor=actor, at=at,
-                      payment_method_id=payment_method_id, amount=amount, reason=reason)
+                      payment_method_id=payment_method_id, amount=amount, reason=reason,
+                      attempt_id=None)
+
+    def start_payment_attempt(self, *, attempt_id: UUID, payment_method_id: UUID,
+                              charge_by: datetime, actor: Actor, at: datetime) -> None:
+        """Record the intent to charge the balance due, before the gateway is called.
+        Refused while another attempt is open (`payment_in_progress`)."""
+        self._payable()
+        if not isinstance(attempt_id, UUID) or not isinstance(payment_method_id, UUID):
+            raise ValueError("an attempt needs its id and the payment method's id")
+        if str(attempt_id) in self.attempts:
+            raise DuplicateId(f"payment attempt {attempt_id} already exists")
+        self._trigger(self.PaymentAttemptStarted, actor=actor, at=at, attempt_id=attempt_id,
+                      payment_method_id=payment_method_id, amount=self.balance_due,
+                      charge_by=_aware(charge_by, "charge_by"))
+
+    def record_attempt_outcome(self, *, attempt_id: UUID, succeeded: bool,
+                               reason: str | None, actor: Actor, at: datetime) -> bool:
+        """Record the gateway's answer for an open attempt; False (nothing recorded) when
+        that same answer is recorded already: the payer and a resolver asking the
+        gateway may both bring it."""
+        attempt = self.attempts.get(str(attempt_id))
+        if attempt is None:
+            raise NotFound(f"invoice {self.number} has no payment attempt {attempt_id}")
+        outcome = SUCCEEDED if succeeded else FAILED
+        if attempt["status"] != ATTEMPT_OPEN:
+            if attempt["status"] == outcome and (succeeded or attempt["reason"] == reason):
+                return False
+            # The gateway's books and ours disagree: reconciliation reports it.
+            raise InvalidTransition(f"payment attempt {attempt_id} is {attempt['status']}; "
+                                    f"the gateway answered {outcome}")
+        if succeeded:
+            self._trigger(self.PaymentSucceeded, actor=actor, at=at,
+                          payment_method_id=attempt["payment_method_id"],
+                          amount=attempt["amount"], attempt_id=attempt_id)
+            return True
+        if not isinstance(reason, str) or not reason:
+            raise ValueError("a declined attempt needs the gateway's reason")
+        self._trigger(self.PaymentFailed, actor=actor, at=at,
+                      payment_method_id=attempt["payment_method_id"],
+                      amount=attempt["amount"], reason=reason, attempt_id=attempt_id)
+        return True
+
+    def abandon_payment_attempt(self, *, attempt_id: UUID, actor: Actor,
+                                at: datetime) -> None:
+        """Close an open attempt the gateway never saw (the caller checked, after the
+        attempt's lease): nothing was charged, nothing is paid or failed."""
+        attempt = self.attempts.get(str(attempt_id))
+        if attempt is None:
+            raise NotFound(f"invoice {self.number} has no payment attempt {attempt_id}")
+        if attempt["status"] != ATTEMPT_OPEN:
+            raise InvalidTransition(f"payment attempt {attempt_id} is {attempt['status']}")
+        self._trigger(self.PaymentAttemptAbandoned, actor=actor, at=at, attempt_id=attempt_id)
 
     def next_retry_at(self) -> datetime | None:
         """When dunning should next charge a past-due invoice, or None.
@@ -338,6 +493,9 @@ class Invoice(LedgerAggregate):
         """Cancel an unpaid invoice. Giving back credit it applied is the caller's step."""
         if self.status not in (OPEN, PAST_DUE):
             raise InvalidTransition(f"cannot void an invoice that is {self.status}")
+        if self.open_attempt is not None:
+            # The charge under way may succeed: the invoice would be void and paid.
+            raise PaymentInProgress(f"a payment of invoice {self.number} is under way")
         self._trigger(self.Voided, actor=actor, at=at, reason=_reason(reason))
 
     # -- disputes --------------------------------------------------------------------------

@@ -4,7 +4,8 @@ those whose condition has ended.
 
 Runs at 00:00 UTC each day, after cycle close and dunning at the same moment, so a payment
 that failed at the cycle close is alerted at once. Each alert is keyed by the condition's
-occurrence on the partner's `PartnerAlerts` aggregate, so reruns change nothing.
+occurrence on the partner's `PartnerAlerts` aggregate, so reruns change nothing. A
+partner whose check fails is alerted (`job_failed`) and checked again at the next run.
 """
 
 from __future__ import annotations
@@ -14,13 +15,19 @@ from typing import Any, Protocol
 
 from apscheduler.triggers.cron import CronTrigger
 
+from policies.partner_isolation import PartnerIsolation, PartnerSteps, RecordsJobOutcomes
+
 NAME = "alerts"
 TRIGGER = CronTrigger(hour=0, minute=0, timezone="UTC")
 
 
-class ChecksAlerts(Protocol):
-    def check(self, at: datetime) -> Any: ...
+class ChecksAlerts(RecordsJobOutcomes, Protocol):
+    def check(self, at: datetime, *, steps: PartnerSteps) -> Any: ...
 
 
 def run(alerts: ChecksAlerts, at: datetime) -> None:
-    alerts.check(at)
+    """One partner's failure is alerted and retried at the next run; it never stops the
+    others."""
+    isolation = PartnerIsolation(job=NAME, at=at, outcomes=alerts)
+    alerts.check(at, steps=isolation)
+    isolation.finish()

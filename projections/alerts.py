@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aggregates.alerts import OPEN, RESOLVED, PartnerAlerts
+from aggregates.alerts import JOB_FAILED, OPEN, RESOLVED, PartnerAlerts
 from aggregates.invoice import PAST_DUE
 from projections import aggregate_states
 from projections.sql import Sql
@@ -86,6 +86,13 @@ def list_alerts(sql: Sql, *, partner_id: str, status: str = OPEN, as_of: int | N
     rows = rows[:limit]
     return ([_alert_json(r, resolved=bool(r["is_resolved"])) for r in rows],
             rows[-1]["raised_position"] if more else None)
+
+
+def partners_with_open_job_failure(sql: Sql, *, job: str) -> list[str]:
+    """The partners whose `job_failed` alert for `job` is open."""
+    return [r["partner_id"] for r in sql.all(
+        "SELECT DISTINCT partner_id FROM v_alerts WHERE kind = ? AND status = ? "
+        "AND subject_id = ?", JOB_FAILED, OPEN, job)]
 
 
 # -- the conditions the alerts job checks --------------------------------------------------

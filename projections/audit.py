@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aggregates.base import Actor
 from aggregates.partner import Partner
 from projections.events import entity_type, event_data_json, event_type
+from projections.redaction import without_secrets
 from projections.sql import Sql
 from projections.times import api_time, stored
 
@@ -58,14 +60,18 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
 
 
 def audit_item(row: dict[str, Any]) -> dict[str, Any]:
+    """One event as the audit trail, a line's history, a charge's explanation and the
+    exports show it: the actor as its key was issued (`{key_id, role, scope}`, read from
+    the stored form), and the data without secrets, even in rows that a version before
+    the redaction wrote (a rebuild rewrites those)."""
     return {
         "position": row["position"],
         "occurred_at": api_time(row["occurred_at"]),
         "entity_type": row["entity_type"],
         "entity_id": row["entity_id"],
         "event_type": row["event_type"],
-        "actor": {"key_id": row["actor_key_id"], "role": row["actor_role"]},
-        "data": json.loads(row["data"]),
+        "actor": Actor.from_stored(row["actor_key_id"], row["actor_role"]).as_json(),
+        "data": without_secrets(json.loads(row["data"])),
     }
 
 

@@ -7,14 +7,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from projections.redaction import without_secrets
 from projections.times import api_time
 
 _BASE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "actor_id",
      "actor_role"}
 )
-# Secrets are stored hashed, and even the hash stays out of every read model.
-_PRIVATE_FIELDS = frozenset({"secret_hash"})
 
 
 def entity_type(event: Any) -> str:
@@ -38,11 +37,12 @@ def _plain(value: Any) -> Any:
 
 
 def event_data(event: Any) -> dict[str, Any]:
-    return {
-        name: _plain(value)
-        for name, value in vars(event).items()
-        if name not in _BASE_FIELDS and name not in _PRIVATE_FIELDS
-    }
+    """The event's own fields as a reader may see them: never a secret (a card's gateway
+    token, a key's secret hash; projections/redaction.py)."""
+    data: dict[str, Any] = without_secrets({
+        name: _plain(value) for name, value in vars(event).items() if name not in _BASE_FIELDS
+    })
+    return data
 
 
 def event_data_json(event: Any) -> str:

@@ -13,6 +13,15 @@ restart, another process's events not yet applied, a rebuild running) the insert
 only the events, and the catch-up runner applies them as before. A runner batch that
 overlaps an inline one collides on the hash chain's positions and rolls back whole, so
 an event is still applied exactly once.
+
+A view that fails on a new event fails the command with nothing recorded: the events and
+the view rows are one transaction. On PostgreSQL the library's insert catches any error
+raised after its INSERT (so that psycopg's pipeline does not warn) and lets the
+transaction commit before it raises it again: the command answered 500 with its events
+and the view rows written before the failure committed, and no tracking position, so
+every catch-up after it collided with those rows. Our recorder raises inside the
+transaction instead. The events of a quarantined partner are held here as in the
+catch-up (`projections.quarantine`), never applied past an event of theirs the views lack.
 """
 
 from __future__ import annotations
@@ -20,9 +29,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import Mapper, Notification, StoredEvent
+import psycopg
+from eventsourcing.persistence import (
+    InterfaceError,
+    Mapper,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
 
 from projections.hash_chain import GENESIS
 from projections.read_model import ReadModel
@@ -36,11 +53,12 @@ class InlineViews:
         self.read_model = read_model
         self.mapper = mapper
         # One round trip: where the views stand, whether an event they lack lies before
-        # the new ones, and the hash chain's head link.
+        # the new ones, the hash chain's head link, and whether any partner is held.
         self._where = (
             f"SELECT t.n AS tracked, EXISTS (SELECT 1 FROM {events_table} "
             f"WHERE {position_column} > t.n AND {position_column} < ?) AS behind, "
-            f"(SELECT link FROM v_chain ORDER BY position DESC LIMIT 1) AS chain_head "
+            f"(SELECT link FROM v_chain ORDER BY position DESC LIMIT 1) AS chain_head, "
+            f"EXISTS (SELECT 1 FROM s_quarantine) AS quarantined "
             f"FROM (SELECT COALESCE(MAX(notification_id), 0) AS n "
             f"FROM {read_model.tracking_table()} WHERE application_name = ?) AS t")
 
@@ -59,7 +77,8 @@ class InlineViews:
                 state=event.state)
             items.append(Recorded(position, self.mapper.to_domain_event(notification),
                                   notification))
-        self.read_model.apply_in(sql, items, chain_head=state["chain_head"] or GENESIS)
+        self.read_model.apply_in(sql, items, chain_head=state["chain_head"] or GENESIS,
+                                 quarantined=bool(state["quarantined"]))
         return True
 
 
@@ -76,6 +95,39 @@ class InlineSQLiteRecorder(SQLiteApplicationRecorder):
 
 class InlinePostgresRecorder(PostgresApplicationRecorder):
     inline: InlineViews | None = None
+
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        if self.inline is None or self.datastore.enable_db_functions or not stored_events:
+            return super().insert_events(stored_events, **kwargs)
+        return self._insert_or_roll_back(stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _insert_or_roll_back(self, stored_events: Sequence[StoredEvent],
+                             **kwargs: Any) -> Sequence[int] | None:
+        """The library's pipelined insert, except that an error rolls the transaction back
+        (see the module's docstring): raising `Rollback` inside it ends it with ROLLBACK,
+        and the error is raised again once the pipeline is closed."""
+        failure: Exception | None = None
+        ids: Sequence[int] | None = None
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction():
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)
+                with conn.cursor() as curs:
+                    try:
+                        self._insert_stored_events(curs, stored_events, **kwargs)
+                        # Sync now, so a uniqueness violation raises IntegrityError here.
+                        pipeline.sync()
+                        ids = self._fetch_ids_after_insert_events(curs, stored_events,
+                                                                  **kwargs)
+                    except Exception as error:  # raised again below, after the ROLLBACK
+                        failure = error
+                if failure is not None:
+                    raise psycopg.Rollback
+            if failure is not None:
+                raise failure
+        return ids
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:

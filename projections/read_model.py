@@ -2,18 +2,21 @@
 
 All views apply each event in one transaction together with the tracking position, so
 an event is applied exactly once across crashes and restarts, and the single tracking
-row SQLite allows (see shared/EVENTSOURCING.md) serves every view.
+row SQLite allows (see shared/EVENTSOURCING.md) serves every view. An event the views
+cannot apply, and every later event of its partner, is held in quarantine instead
+(`projections.quarantine`): chained and tracked like the others, kept out of the views.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, Notification, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL
@@ -22,36 +25,63 @@ from projections import (
     aggregate_states,
     alerts,
     analytics,
+    api_keys,
     as_of,
     audit,
     hash_chain,
+    idempotency_records,
     line_day_counts,
     lines,
+    pricing_requests,
+    quarantine,
     sub_accounts,
 )
+from projections.quarantine import Held
 from projections.sql import Sql
 
 if TYPE_CHECKING:
+    from projections.quarantine import Undecodable
     from projections.runner import Recorded
+
+    Entry = Recorded | Undecodable | Held
 
 VIEWS: tuple[ModuleType, ...] = (
     audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
+    api_keys, pricing_requests,
 )
 SERVICE_DDL = (
-    "CREATE TABLE IF NOT EXISTS s_idempotency (scope TEXT PRIMARY KEY, request_hash TEXT NOT "
-    "NULL, status INTEGER NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL)",
+    *idempotency_records.DDL,
     "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)",
+    # When each key was last used (service/key_use.py): bookkeeping, not an event.
+    "CREATE TABLE IF NOT EXISTS s_key_use (key_id TEXT PRIMARY KEY, last_used_at TEXT NOT NULL)",
 )
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+# Rebuilt with the views, so that a rebuild and the quarantine agree on what is held.
+REBUILT = (*VIEWS, hash_chain, as_of, quarantine)
 
 
 def _all_ddl() -> list[str]:
-    statements = [s for view in (*VIEWS, hash_chain, as_of) for s in view.DDL]
+    statements = [s for view in REBUILT for s in view.DDL]
     return statements + list(SERVICE_DDL)
 
 
 def _rebuilt_tables() -> list[str]:
-    return [table for view in (*VIEWS, hash_chain, as_of) for table in view.TABLES]
+    return [table for view in REBUILT for table in view.TABLES]
+
+
+class Applied(NamedTuple):
+    """What one application of entries did: events applied per view, and the events held
+    in quarantine (those with an error are newly failed ones)."""
+
+    views: dict[str, int]
+    held: list[Held]
+
+    @property
+    def failed(self) -> list[Held]:
+        return [h for h in self.held if h.error is not None]
 
 
 def _copy_table(source: Sql, target: Sql, table: str, *, chunk: int = 5000) -> None:
@@ -70,11 +100,26 @@ def _copy_table(source: Sql, target: Sql, table: str, *, chunk: int = 5000) -> N
         target.many(insert, [tuple(row) for row in rows])
 
 
+@contextmanager
+def _savepoint(memory: Sql) -> Iterator[Sql]:
+    """A unit of the rebuild's scratch copy that can be undone alone (an event that fails
+    there leaves nothing behind, like a rolled-back transaction)."""
+    memory.run("SAVEPOINT unit")
+    try:
+        yield memory
+    except BaseException:
+        memory.run("ROLLBACK TO unit")
+        memory.run("RELEASE unit")
+        raise
+    memory.run("RELEASE unit")
+
+
 class ReadModel(TrackingRecorder):
     """Applies events to the views; reads run in their own read-only transactions."""
 
     upstream = "ledger"
     postgres = False
+    partition = 0  # this store's index in a partitioned deployment (set by bootstrap)
     events_table: str
     position_column: str
 
@@ -135,35 +180,97 @@ class ReadModel(TrackingRecorder):
         return (row["views"] == row["head"] and row["pending"] is None
                 and row["views"] - row["follower"] < lag)
 
-    def apply_batch(self, items: Sequence[Recorded]) -> dict[str, int]:
-        """Applies (position, event) pairs and records the last position, all or nothing.
+    def apply_batch(self, entries: Sequence[Entry]) -> Applied:
+        """Applies (position, event) entries and records the last position, all or nothing;
+        entries of quarantined partners, and any that did not decode, are held instead.
 
         A position recorded already raises the library's IntegrityError (another runner
         got there first) and the whole batch rolls back.
         """
         with self.writing() as sql:
-            return self._apply(sql, items)
+            return self._apply(sql, entries)
 
-    def rebuild(self, batches: Iterable[Sequence[Recorded]]) -> dict[str, int]:
+    def apply_isolating(self, entries: Sequence[Entry]) -> Applied:
+        """Like `apply_batch`, but an entry that cannot be applied is quarantined, and the
+        others are applied: the batch is tried whole, then each entry alone in its own
+        transaction. Raises IntegrityError only when another runner recorded these
+        positions first."""
+        return self._isolating(self.writing, entries, track=True)
+
+    def _isolating(self, unit: Callable[[], AbstractContextManager[Sql]],
+                   entries: Sequence[Entry], *, track: bool) -> Applied:
+        try:
+            with unit() as sql:
+                return self._apply(sql, entries, track=track)
+        except Exception as error:  # whatever the cause: find the entry, isolate it
+            if track and self.position() >= entries[0].position:
+                raise IntegrityError(f"position {entries[0].position} recorded by another "
+                                     f"runner") from error
+            log.warning("partition %s: a batch of %d events from position %d failed (%s); "
+                        "applying them one by one", self.partition, len(entries),
+                        entries[0].position, quarantine.describe(error))
+        views = {view.NAME: 0 for view in (*VIEWS, hash_chain)}
+        held: list[Held] = []
+        for entry in entries:
+            outcome = self._alone(unit, entry, track=track)
+            for name, count in outcome.views.items():
+                views[name] += count
+            held += outcome.held
+        return Applied(views, held)
+
+    def _alone(self, unit: Callable[[], AbstractContextManager[Sql]], entry: Entry, *,
+               track: bool) -> Applied:
+        """One entry in its own transaction; quarantined when it fails twice (a second
+        try tells a passing hiccup of the database from an event that cannot apply)."""
+        problem = ""
+        for _ in range(2):
+            try:
+                with unit() as sql:
+                    return self._apply(sql, [entry], track=track)
+            except Exception as error:  # isolated below, and reported by the caller
+                if track and self.position() >= entry.position:
+                    raise IntegrityError(f"position {entry.position} recorded by another "
+                                         f"runner") from error
+                problem = quarantine.describe(error)
+        with unit() as sql:
+            return self._apply(sql, [quarantine.failed(sql, entry, problem)], track=track)
+
+    def rebuild(self, batches: Iterable[Sequence[Entry]]) -> Applied:
         """Rebuilds every view from the log and swaps it in, in one transaction: readers
         see the old views until the new ones are complete.
 
         The events are applied to an in-memory SQLite copy of the view tables (the same
         view code, no round trips), whose rows are then bulk-copied into the database;
         applying event by event over the network would cost a round trip per statement.
+        What the quarantine holds stays held (a rebuild re-derives the views, a retry
+        re-applies held events), and an event that fails here is quarantined as in the
+        catch-up.
         """
-        applied = {view.NAME: 0 for view in (*VIEWS, hash_chain)}
+        views = {view.NAME: 0 for view in (*VIEWS, hash_chain)}
+        held: list[Held] = []
         scratch = sqlite3.connect(":memory:")
         scratch.row_factory = sqlite3.Row
         for statement in _all_ddl():
             if not any(f" {index} " in statement for index in audit.READ_INDEXES):
                 scratch.execute(statement)
         memory = Sql(scratch.cursor(), postgres=False)
+        with self.reading() as sql:
+            rows = sql.all("SELECT * FROM s_quarantine")
+        if rows:
+            columns = list(rows[0])
+            memory.many(f"INSERT INTO s_quarantine ({', '.join(columns)}) VALUES "
+                        f"({', '.join('?' * len(columns))})",
+                        [tuple(row[c] for c in columns) for row in rows])
+        scratch.commit()
         last = None
         for batch in batches:
-            for name, count in self._apply_views(memory, batch).items():
-                applied[name] += count
+            outcome = self._isolating(lambda: _savepoint(memory), batch, track=False)
+            for name, count in outcome.views.items():
+                views[name] += count
+            held += outcome.failed
             last = batch[-1].position if batch else last
+        # Rows of events after the rebuild's end are the catch-up's to make again.
+        memory.run("DELETE FROM s_quarantine WHERE position > ?", last or 0)
         with self.writing() as sql:
             if self.postgres:
                 # Holds off inserts (and their inline view updates) until the swap has
@@ -177,34 +284,65 @@ class ReadModel(TrackingRecorder):
             if last is not None:
                 self._insert_tracking(sql.cursor, Tracking(self.upstream, last))
         scratch.close()
-        return applied
+        return Applied(views, held)
 
-    def apply_in(self, sql: Sql, items: Sequence[Recorded], *, chain_head: str) -> dict[str, int]:
+    def apply_in(self, sql: Sql, items: Sequence[Recorded], *, chain_head: str,
+                 quarantined: bool) -> Applied:
         """Applies the items and records their position in the caller's transaction (the
-        event store's own insert, see `projections.inline`), which read the chain's head."""
-        return self._apply(sql, items, chain_head=chain_head)
+        event store's own insert, see `projections.inline`), which read the chain's head
+        and whether anything is in quarantine."""
+        return self._apply(sql, items, chain_head=chain_head,
+                           partners=None if quarantined else {})
 
-    def _apply(self, sql: Sql, items: Sequence[Recorded], *,
-               chain_head: str | None = None) -> dict[str, int]:
-        applied = self._apply_views(sql, items, chain_head=chain_head)
-        if items:
+    def _apply(self, sql: Sql, entries: Sequence[Entry], *, chain_head: str | None = None,
+               partners: dict[str, int] | None = None, track: bool = True) -> Applied:
+        items = quarantine.sort(sql, entries, partners=partners)
+        views = self._apply_views(sql, items, chain_head=chain_head)
+        held = [item for item in items if isinstance(item, Held)]
+        if held:
+            quarantine.record(sql, held, partition=self.partition)
+        if items and track:
             self._insert_tracking(sql.statement_cursor(),
                                   Tracking(self.upstream, items[-1].position))
-        return applied
+        return Applied(views, held)
 
-    def _apply_views(self, sql: Sql, items: Sequence[Recorded], *,
+    def _apply_views(self, sql: Sql, items: Sequence[Recorded | Held], *,
                      chain_head: str | None = None) -> dict[str, int]:
         applied = {view.NAME: 0 for view in VIEWS}
-        for position, event, _ in items:
+        for item in items:
+            if isinstance(item, Held):
+                continue
+            position, event, _ = item
             for view in VIEWS:
                 if view.apply(sql, position, event):
                     applied[view.NAME] += 1
+        # The chain and the position bookkeeping take held events too: they depend on the
+        # stored bytes only, and the log stays verifiable across a quarantine.
         applied[hash_chain.NAME] = hash_chain.extend(
             sql, (item.notification for item in items), previous=chain_head)
         if items:
             as_of.count_and_checkpoint(sql, first=items[0].position - 1,
                                        last=items[-1].position)
         return applied
+
+    # -- quarantine --------------------------------------------------------------------------
+
+    def release(self, items: Sequence[Recorded], *, positions: Sequence[int] = ()) -> None:
+        """Applies held events (one partner's, in log order) to the views and takes them,
+        and any other `positions`, out of quarantine, in one transaction. Their chain links
+        and tracking were recorded when they were held; each is counted for checkpoints at
+        its own position (the partner's rows then are exactly its state at that
+        position)."""
+        with self.writing() as sql:
+            for position, event, _ in items:
+                for view in VIEWS:
+                    view.apply(sql, position, event)
+                as_of.count_and_checkpoint(sql, first=position - 1, last=position)
+            quarantine.release(sql, [*positions, *(item.position for item in items)])
+
+    def fail_again(self, position: int, error: str) -> None:
+        with self.writing() as sql:
+            quarantine.fail_again(sql, position, error)
 
     def notifications(self, positions: Sequence[int]) -> list[Notification]:
         """Stored events by log position (for as-of replicas), in log order."""

@@ -22,6 +22,7 @@ from aggregates.alerts import (
 from aggregates.base import policy_actor
 from aggregates.charges import billing_period
 from aggregates.errors import NotFound
+from policies.partner_isolation import PartnerSteps, unguarded
 from projections import aggregate_states
 from projections import alerts as view
 from projections.read_model import ReadModel
@@ -80,13 +81,47 @@ class Alerts:
             self.app.save(alerts)
         return raised, resolved
 
-    def check(self, at: datetime) -> dict[str, int]:
-        """The alerts job: every partner, at `at`."""
+    # -- scheduled jobs' failures (policies/partner_isolation.py) --------------------------
+
+    def open_job_failures(self, job: str) -> set[UUID]:
+        """The partners with an open `job_failed` alert for `job` (one read per run, so a
+        run that succeeds everywhere loads no alerts aggregate)."""
+        with self.read_model.reading() as sql:
+            return {UUID(pid) for pid in view.partners_with_open_job_failure(sql, job=job)}
+
+    @retried
+    def job_failed(self, *, partner_id: UUID, job: str, error: str, at: datetime) -> bool:
+        """Raises the partner's `job_failed` alert for `job`, unless one is open."""
+        alerts = self._alerts_of(partner_id, at=at)
+        if alerts.job_failed(job=job, error=error, actor=ACTOR, at=at):
+            self.app.save(alerts)
+            return True
+        return False
+
+    @retried
+    def job_succeeded(self, *, partner_id: UUID, job: str, at: datetime) -> bool:
+        """Resolves the partner's open `job_failed` alert for `job`, if any."""
+        alerts = self._alerts_of(partner_id, at=at)
+        if alerts.job_succeeded(job=job, actor=ACTOR, at=at):
+            self.app.save(alerts)
+            return True
+        return False
+
+    def _alerts_of(self, partner_id: UUID, *, at: datetime) -> PartnerAlerts:
+        try:
+            return self.app.load(PartnerAlerts, PartnerAlerts.id_for(partner_id))
+        except NotFound:
+            return PartnerAlerts.start(partner_id=partner_id, actor=ACTOR, at=at)
+
+    def check(self, at: datetime, *, steps: PartnerSteps = unguarded) -> dict[str, int]:
+        """The alerts job: every partner, at `at`, each one of `steps` (the scheduled job
+        isolates them)."""
         self.caught_up()
         with self.read_model.reading() as sql:
             partners = aggregate_states.partner_ids(sql)
         raised = resolved = 0
         for pid in partners:
-            r, s = self.reconcile(partner_id=UUID(pid), at=at)
+            r, s = steps.step(UUID(pid), lambda pid=pid: self.reconcile(
+                partner_id=UUID(pid), at=at)) or (0, 0)
             raised, resolved = raised + r, resolved + s
         return {"raised": raised, "resolved": resolved}

@@ -4,13 +4,24 @@ disputes.
 Cycle close reads the period's line counts from the caught-up `line_day_counts` view and
 issues the invoice under a deterministic id, so a second run (or a second scheduler)
 finds it issued and does nothing.
+
+A payment is an intent, then an effect. The attempt is recorded on the invoice first
+(a lost version race is retried: nothing has left the ledger yet); the gateway is then
+called once, outside any retry, with the attempt id as its idempotency key; its answer is
+recorded against the attempt (retried again). While the attempt is open every other
+payer (a second pay, dunning, another process) is refused with `payment_in_progress`, so
+a card is charged once however many ask. An attempt left open (a crash, a gateway that
+did not answer) is settled by asking the gateway about its id (`settle_open_attempts`, at
+start and in every dunning run), never by charging again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,20 +29,46 @@ from eventsourcing.persistence import IntegrityError
 
 from aggregates.base import Actor, policy_actor
 from aggregates.charges import billing_period, next_period
-from aggregates.errors import AlreadyPaid, InvalidTransition, NotFound
-from aggregates.invoice import PAST_DUE, Invoice
+from aggregates.errors import AlreadyPaid, InvalidTransition, NotFound, PaymentInProgress
+from aggregates.invoice import OPEN, PAID, PAST_DUE, Invoice
 from aggregates.invoice_draft import Draft
-from aggregates.partner import Partner
-from aggregates.payments import PaymentGateway
+from aggregates.partner import Partner, PaymentMethod
+from aggregates.payments import PaymentGateway, PaymentResult
+from policies.partner_isolation import PartnerSteps, unguarded
 from projections import aggregate_states
 from projections.billing import period_draft
 from projections.read_model import ReadModel
 from projections.times import stored
-from service.application import LedgerApplication, retried
+from service.application import LedgerApplication, retried, with_retries
 
+log = logging.getLogger(__name__)
 CYCLE_CLOSE = policy_actor("cycle_close")
 DUNNING = policy_actor("dunning")
+RECOVERY = policy_actor("payment_recovery")
 NO_METHOD = "no_payment_method"
+# How long (wall clock) a payer may take to call the gateway after recording an attempt,
+# and again for the call to finish (settings: PORTAL_PAYMENT_LEASE_SECONDS).
+DEFAULT_LEASE = timedelta(seconds=60)
+
+
+def wall_now() -> datetime:
+    """Real time, for leases between processes: the service clock may be a manual one
+    that a test moves by days in an instant."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A recorded attempt, as its payer holds it between intent and effect."""
+
+    partner_id: UUID
+    invoice_id: UUID
+    attempt_id: UUID
+    method: PaymentMethod
+    amount: int
+    currency: str
+    at: datetime
+    charge_by: datetime
 
 
 def invoice_number(partner_id: UUID, period_start: datetime) -> str:
@@ -40,11 +77,15 @@ def invoice_number(partner_id: UUID, period_start: datetime) -> str:
 
 class Billing:
     def __init__(self, *, app: LedgerApplication, read_model: ReadModel,
-                 gateway: PaymentGateway, caught_up: Callable[[], None]) -> None:
+                 gateway: PaymentGateway, caught_up: Callable[[], None],
+                 lease: timedelta = DEFAULT_LEASE,
+                 wall: Callable[[], datetime] = wall_now) -> None:
         self.app = app
         self.read_model = read_model
         self.gateway = gateway
         self.caught_up = caught_up
+        self.lease = lease
+        self.wall = wall
 
     @property
     def now(self) -> datetime:
@@ -95,8 +136,12 @@ class Billing:
         with contextlib.suppress(IntegrityError):  # another scheduler issued it first
             self._issue(partner_id=partner_id, period_start=period_start, period_end=period_end)
         invoice = self.app.load(Invoice, invoice_id)
-        if invoice.status == "open":
-            self.attempt_payment(partner_id=partner_id, invoice_id=invoice_id, actor=CYCLE_CLOSE)
+        if invoice.awaiting_first_charge:
+            # A concurrent payer (dunning, a pay) may be charging it: that one charge is
+            # enough; the open attempt is settled by asking the gateway.
+            with contextlib.suppress(PaymentInProgress, AlreadyPaid):
+                self.attempt_payment(partner_id=partner_id, invoice_id=invoice_id,
+                                     actor=CYCLE_CLOSE)
         return self.app.load(Invoice, invoice_id)
 
     def _issue(self, *, partner_id: UUID, period_start: datetime, period_end: datetime) -> None:
@@ -116,63 +161,211 @@ class Billing:
                                   actor=CYCLE_CLOSE, at=at)
         self.app.save(invoice, partner)
 
-    def close_due_cycles(self, at: datetime) -> list[Invoice]:
-        """Every partner's ended periods, from the one it was created in, get an invoice."""
+    def close_due_cycles(self, at: datetime, *,
+                         steps: PartnerSteps = unguarded) -> list[Invoice]:
+        """Every partner's ended periods, from the one it was created in, get an invoice.
+        Each partner is one of `steps` (the scheduled job isolates them)."""
         self.caught_up()
-        issued = []
+        issued: list[Invoice] = []
         with self.read_model.reading() as sql:
             partners = aggregate_states.partner_ids(sql)
             invoiced = {(r["partner_id"], r["period_start"]) for r in sql.all(
                 "SELECT partner_id, period_start FROM v_invoices")}
         for pid in partners:
-            partner = self.app.partner(UUID(pid))
-            start, end = billing_period(anchor_day=partner.billing_anchor_day,
-                                        containing=partner.created_on)
-            while end <= at:
-                if (pid, stored(start)) not in invoiced:
-                    issued.append(self.close_cycle(partner_id=partner.id, period_start=start,
-                                                   period_end=end))
-                start, end = next_period(start)
+            issued += steps.step(UUID(pid), lambda pid=pid: self._close_partner_cycles(
+                pid, at=at, invoiced=invoiced)) or []
+        return issued
+
+    def _close_partner_cycles(self, pid: str, *, at: datetime,
+                              invoiced: set[tuple[str, str]]) -> list[Invoice]:
+        partner = self.app.partner(UUID(pid))
+        issued = []
+        start, end = billing_period(anchor_day=partner.billing_anchor_day,
+                                    containing=partner.created_on)
+        while end <= at:
+            if (pid, stored(start)) not in invoiced:
+                issued.append(self.close_cycle(partner_id=partner.id, period_start=start,
+                                               period_end=end))
+            start, end = next_period(start)
         return issued
 
     # -- payments --------------------------------------------------------------------------
 
-    @retried
     def attempt_payment(self, *, partner_id: UUID, invoice_id: UUID, actor: Actor) -> Invoice:
+        """Charges the balance due on the default payment method, once.
+
+        Refused with `invoice_already_paid` when the invoice is paid before this begins,
+        and with `payment_in_progress` while another attempt is open (or when the
+        gateway's answer did not come back: the attempt is settled later by asking). A
+        payer that meets a concurrent attempt makes no charge of its own: once that
+        attempt is settled it answers the invoice as the attempt left it.
+        """
+        begun = with_retries(lambda lost: self._begin(partner_id=partner_id,
+                                                      invoice_id=invoice_id, actor=actor,
+                                                      raced=lost > 0))
+        if isinstance(begun, Invoice):
+            return begun
+        result = self._charge(begun)
+        if result is None:
+            raise PaymentInProgress(
+                f"the gateway's answer for payment attempt {begun.attempt_id} is not known "
+                "yet; it will be recorded once the gateway is asked")
+        return self._record_outcome(begun.partner_id, begun.invoice_id, begun.attempt_id,
+                                    result, actor)
+
+    def _begin(self, *, partner_id: UUID, invoice_id: UUID, actor: Actor,
+               raced: bool) -> Invoice | _Attempt:
+        """The intent: records the attempt (or, with no payment method, the failure) and
+        answers it; or answers the invoice when there is nothing for this payer to do."""
         invoice = self.invoice(partner_id, invoice_id)
-        if invoice.status == "paid":
-            raise AlreadyPaid(f"invoice {invoice.number} is already paid")
-        if invoice.status not in ("open", PAST_DUE):
-            raise InvalidTransition(f"cannot pay an invoice that is {invoice.status}")
+        open_attempt = invoice.open_attempt
+        if open_attempt is not None:
+            status = self._settle(invoice, open_attempt, actor)
+            if status == "open":
+                raise PaymentInProgress(f"a payment of invoice {invoice.number} is under way")
+            if status != "abandoned":
+                return invoice  # that attempt charged (or was declined): no second charge
+        elif raced and invoice.status == PAID:
+            return invoice  # paid by the attempt this payer lost the race to
         partner = self.app.partner(partner_id)
         method = partner.default_payment_method
         at = self.now
         if method is None:
-            succeeded, reason = False, NO_METHOD
-        else:
-            result = self.gateway.charge(method=method, amount=invoice.balance_due,
-                                         currency=invoice.currency, at=at)
-            succeeded, reason = result.succeeded, result.reason
-        invoice.record_payment_attempt(
-            payment_method_id=method.id if method else None, succeeded=succeeded,
-            reason=reason, amount=invoice.balance_due, actor=actor, at=at)
+            invoice.record_payment_attempt(payment_method_id=None, succeeded=False,
+                                           reason=NO_METHOD, amount=invoice.balance_due,
+                                           actor=actor, at=at)
+            self.app.save(invoice)
+            return invoice
+        attempt_id = uuid4()
+        charge_by = self.wall() + self.lease
+        invoice.start_payment_attempt(attempt_id=attempt_id, payment_method_id=method.id,
+                                      charge_by=charge_by, actor=actor, at=at)
         self.app.save(invoice)
-        return invoice
+        return _Attempt(partner_id=partner_id, invoice_id=invoice_id, attempt_id=attempt_id,
+                        method=method, amount=invoice.attempts[str(attempt_id)]["amount"],
+                        currency=invoice.currency, at=at, charge_by=charge_by)
 
-    def retry_due_payments(self, at: datetime) -> list[Invoice]:
-        """Dunning: past-due invoices whose next retry (1, 3, 7 days) has come."""
-        self.caught_up()
-        with self.read_model.reading() as sql:
-            due = [(UUID(r["partner_id"]), UUID(r["id"])) for r in sql.all(
-                "SELECT id, partner_id FROM v_invoices WHERE status = ?", PAST_DUE)]
-        retried_ = []
-        for partner_id, invoice_id in due:
+    def _charge(self, attempt: _Attempt) -> PaymentResult | None:
+        """The effect: one gateway call, never retried here. None when the answer is not
+        known (too late to call, or the call failed): the attempt stays open."""
+        if self.wall() >= attempt.charge_by:
+            log.warning("payment attempt %s: its lease ran out before the gateway was called",
+                        attempt.attempt_id)
+            return None
+        try:
+            return self.gateway.charge(attempt_id=attempt.attempt_id, method=attempt.method,
+                                       amount=attempt.amount, currency=attempt.currency,
+                                       at=attempt.at)
+        except Exception:
+            log.exception("payment attempt %s: the gateway call failed", attempt.attempt_id)
+            return None
+
+    def _record_outcome(self, partner_id: UUID, invoice_id: UUID, attempt_id: UUID,
+                        result: PaymentResult, actor: Actor) -> Invoice:
+        def step(_: int) -> Invoice:
             invoice = self.invoice(partner_id, invoice_id)
-            next_at = invoice.next_retry_at()
-            if next_at is not None and next_at <= at:
-                retried_.append(self.attempt_payment(partner_id=partner_id,
-                                                     invoice_id=invoice_id, actor=DUNNING))
+            if invoice.record_attempt_outcome(attempt_id=attempt_id,
+                                              succeeded=result.succeeded,
+                                              reason=result.reason, actor=actor, at=self.now):
+                self.app.save(invoice)
+            return invoice
+
+        try:
+            return with_retries(step)
+        except InvalidTransition:
+            # The attempt was closed otherwise (abandoned after a call slower than the
+            # lease): the gateway's books and ours disagree; reconciliation lists it.
+            log.error("payment attempt %s: the gateway answered %s after the attempt was "
+                      "closed", attempt_id, result)
+            raise
+
+    def _settle(self, invoice: Invoice, attempt: dict[str, Any], actor: Actor) -> str:
+        """Settles an open attempt by asking the gateway about its id: records the answer
+        the gateway gives, or abandons an attempt the gateway never saw once its lease
+        (time to call, then time for the call) is over. Answers the attempt's status."""
+        try:
+            result = self.gateway.lookup(attempt["id"])
+        except Exception:
+            log.exception("payment attempt %s: the gateway lookup failed", attempt["id"])
+            return "open"
+        if result is not None:
+            if invoice.record_attempt_outcome(attempt_id=attempt["id"],
+                                              succeeded=result.succeeded, reason=result.reason,
+                                              actor=actor, at=self.now):
+                self.app.save(invoice)
+            return "succeeded" if result.succeeded else "failed"
+        if self.wall() <= attempt["charge_by"] + self.lease:
+            return "open"
+        invoice.abandon_payment_attempt(attempt_id=attempt["id"], actor=actor, at=self.now)
+        self.app.save(invoice)
+        return "abandoned"
+
+    def settle_open_attempt(self, *, partner_id: UUID, invoice_id: UUID,
+                            actor: Actor) -> bool:
+        """Settles the invoice's open attempt, if any; True when it recorded something."""
+        def step(_: int) -> bool:
+            invoice = self.invoice(partner_id, invoice_id)
+            attempt = invoice.open_attempt
+            return attempt is not None and self._settle(invoice, attempt, actor) != "open"
+
+        return with_retries(step)
+
+    def _unpaid(self) -> list[tuple[UUID, UUID]]:
+        with self.read_model.reading() as sql:
+            return [(UUID(r["partner_id"]), UUID(r["id"])) for r in sql.all(
+                "SELECT id, partner_id FROM v_invoices WHERE status IN (?, ?)", OPEN, PAST_DUE)]
+
+    def settle_open_attempts(self, actor: Actor = RECOVERY) -> int:
+        """Asks the gateway about every open attempt (at start: a crash may have left
+        some); each invoice on its own, so one failure stops no other, and a store that
+        cannot be read is logged, not raised: the dunning run settles them later. How
+        many were settled."""
+        settled = 0
+        try:
+            self.caught_up()
+            unpaid = self._unpaid()
+        except Exception:
+            log.exception("could not look for open payment attempts")
+            return settled
+        for partner_id, invoice_id in unpaid:
+            try:
+                settled += self.settle_open_attempt(partner_id=partner_id,
+                                                    invoice_id=invoice_id, actor=actor)
+            except Exception:
+                log.exception("settling the payment attempt of invoice %s failed", invoice_id)
+        return settled
+
+    def retry_due_payments(self, at: datetime, *,
+                           steps: PartnerSteps = unguarded) -> list[Invoice]:
+        """Dunning: settles open attempts, charges past-due invoices whose next retry (1,
+        3, 7 days) has come and issued invoices whose first charge never happened. Each
+        invoice is one of its partner's `steps` (the scheduled job isolates them)."""
+        self.caught_up()
+        retried_ = []
+        for partner_id, invoice_id in self._unpaid():
+            retried_ += steps.step(partner_id, lambda p=partner_id, i=invoice_id:
+                                   self._dun(partner_id=p, invoice_id=i, at=at)) or []
         return retried_
+
+    def _dun(self, *, partner_id: UUID, invoice_id: UUID, at: datetime) -> list[Invoice]:
+        """One invoice's dunning step: settle its open attempt, then charge when due."""
+        done: list[Invoice] = []
+        invoice = self.invoice(partner_id, invoice_id)
+        if invoice.open_attempt is not None:
+            if not self.settle_open_attempt(partner_id=partner_id, invoice_id=invoice_id,
+                                            actor=DUNNING):
+                return done  # still under way
+            invoice = self.invoice(partner_id, invoice_id)
+            done.append(invoice)
+            # Settled: paid or declined (no retry due yet), or abandoned uncharged
+            # (then the charge it was meant to make is due, and is made below).
+        next_at = invoice.next_retry_at()
+        if invoice.awaiting_first_charge or (next_at is not None and next_at <= at):
+            # A concurrent payer got there first: its one charge is the retry.
+            with contextlib.suppress(PaymentInProgress, AlreadyPaid):
+                done.append(self.attempt_payment(partner_id=partner_id,
+                                                 invoice_id=invoice_id, actor=DUNNING))
+        return done
 
     @retried
     def refund(self, *, partner_id: UUID, invoice_id: UUID, amount: int, reason: str,

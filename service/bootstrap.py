@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 from uuid import UUID
@@ -25,11 +25,12 @@ from policies import auto_flag, auto_pause, cycle_close, dunning
 from projections.as_of import ReplicaCache
 from projections.inline import InlinePostgresRecorder, InlineSQLiteRecorder, InlineViews
 from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
-from projections.times import from_stored, stored
 from service.alerts import Alerts
 from service.application import LedgerApplication
 from service.billing import Billing
-from service.clock import Clock, ManualClock, SystemClock
+from service.clock import Clock, DatabaseClockStore, ManualClock, SystemClock
+from service.gateway_books import SqlChargeBook
+from service.key_use import KeyUse
 from service.processing import Processor
 from service.scheduler import Job, Scheduler
 from service.settings import Settings
@@ -52,6 +53,7 @@ class Ledger:
     billing: Billing
     usage: Usage
     alerts: Alerts
+    key_use: KeyUse
     admin_token: str
     replicas: ReplicaCache = field(default_factory=ReplicaCache)
     known_partners: set[UUID] = field(default_factory=set)
@@ -88,22 +90,15 @@ def _read_model(env: dict[str, str], *, postgres: bool) -> ReadModel:
 
 
 def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
-    with read_model.reading() as sql:
-        saved = sql.scalar("SELECT now FROM s_clock WHERE id = 'manual'")
-    if saved:
-        start = from_stored(saved)
-    elif settings.clock_start is not None:
-        start = settings.clock_start if settings.clock_start.tzinfo else \
+    """The manual clock over its row in the database, which every process shares: it
+    starts where the row stands, or (on a new database) at PORTAL_CLOCK_START or now."""
+    if settings.clock_start is not None:
+        default = settings.clock_start if settings.clock_start.tzinfo else \
             settings.clock_start.replace(tzinfo=UTC)
     else:
-        start = datetime.now(UTC).replace(microsecond=0)
-
-    def persist(at: datetime) -> None:
-        with read_model.writing() as sql:
-            sql.run("INSERT INTO s_clock (id, now) VALUES ('manual', ?) "
-                    "ON CONFLICT (id) DO UPDATE SET now = excluded.now", stored(at))
-
-    return ManualClock(start, persist=persist)
+        default = datetime.now(UTC).replace(microsecond=0)
+    store = DatabaseClockStore(read_model)
+    return ManualClock(store.start(default), store=store)
 
 
 @contextmanager
@@ -137,13 +132,15 @@ def _clock(read_model: ReadModel, settings: Settings) -> Clock:
 
 
 def build_partition(settings: Settings, *, clock: Clock | None = None,
-                    scheduler: Scheduler | None = None, job_suffix: str = "") -> Ledger:
+                    scheduler: Scheduler | None = None, job_suffix: str = "",
+                    partition: int = 0) -> Ledger:
     """One event store with its views and policies. A partitioned deployment shares one
     clock and one scheduler between its partitions; each partition adds its jobs to it."""
     env = _env(settings)
     if settings.is_postgres:
         _ensure_database(settings)
     read_model = _read_model(env, postgres=settings.is_postgres)
+    read_model.partition = partition  # named in its quarantine rows and logs
     clock = clock or _clock(read_model, settings)
     app_env = {**env, "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
     if settings.inline_views:
@@ -169,17 +166,20 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     alerts = Alerts(app=app, read_model=read_model, caught_up=processor.run)
     scheduler = scheduler or Scheduler(clock=clock, after_job=processor.run,
                                        tick_seconds=settings.tick_seconds)
-    billing = Billing(app=app, read_model=read_model, gateway=SimulatedGateway(),
-                      caught_up=processor.run)
+    gateway = SimulatedGateway(SqlChargeBook(read_model),
+                               delay_seconds=settings.gateway_delay_ms / 1000)
+    billing = Billing(app=app, read_model=read_model, gateway=gateway, caught_up=processor.run,
+                      lease=timedelta(seconds=settings.payment_lease_seconds))
     for job in (cycle_close, dunning):
         scheduler.add(Job(name=job.NAME + job_suffix, trigger=job.TRIGGER,
-                          run=lambda at, job=job: job.run(billing, at)))
+                          run=lambda at, job=job: job.run(billing, at, outcomes=alerts)))
     scheduler.add(Job(name=alerts_job.NAME + job_suffix, trigger=alerts_job.TRIGGER,
                       run=lambda at: alerts_job.run(alerts, at)))
     admin_token = settings.admin_token or secrets.token_urlsafe(32)
     ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
                     processor=processor, scheduler=scheduler, billing=billing,
-                    usage=usage, alerts=alerts, admin_token=admin_token)
+                    usage=usage, alerts=alerts, admin_token=admin_token,
+                    key_use=KeyUse(read_model=read_model, clock=clock))
     return ledger
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 import typer
@@ -18,46 +18,63 @@ from projections import alerts, analytics, billing, lines, sub_accounts
 from projections.as_of import AsOfError, resolve
 from service.as_of import view_source
 from service.bootstrap import Ledger
+from service.cli_database import open_existing
+from service.cli_errors import CliError, one_line_errors, open_output, partner_option, read_settings
 from service.exports import AUDIT_COLUMNS, INVOICE_COLUMNS, audit_rows, invoice_rows, write
 from service.json_numbers import json_numbers
-from service.partitions import Cluster, build_cluster
+from service.partitions import Cluster
 from service.verification import verify_all
 
 console = Console(stderr=True)
+answers = Console()  # the answer (the verdict), on stdout
 
 
+@one_line_errors
 def verify_command() -> None:
-    """Re-derive every issued invoice from the log, check the views' invoices and the hash
-    chain over the stored log. Exits 1 on any mismatch or break."""
-    cluster = build_cluster()
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), console=console) as bar:
-        task = bar.add_task("Verifying the log", total=None)
+    """Walk the hash chain over the stored log, re-derive every issued invoice from the
+    log and check the views' invoices. The verdict goes to stdout; exits 1 when anything
+    differs, 2 when the database is not there."""
+    cluster = open_existing(read_settings())
+    try:
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeRemainingColumn(), console=console) as bar:
+            task = bar.add_task("Verifying the log", total=None)
 
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
 
-        report = verify_all(cluster.ledgers, progress=progress)
-    cluster.close()
-    for mismatch in report.mismatches:
-        console.print(f"[red]MISMATCH[/red] {mismatch}")
+            report = verify_all(cluster.ledgers, progress=progress)
+    finally:
+        cluster.close()
     if report.chain_break:
         where = "" if report.chain_partition is None else f" of partition {report.chain_partition}"
-        console.print(f"[red]CHAIN BROKEN[/red] at {report.chain_break}{where}")
-    console.print(f"{report.events_checked} events, {report.invoices_checked} invoices checked")
+        verdict(f"CHAIN BROKEN at {report.chain_break}{where}")
+    for fault in report.faults:
+        verdict(f"MISMATCH {fault}")
+    for mismatch in report.mismatches:
+        verdict(f"MISMATCH {mismatch}")
+    verdict(f"{report.events_checked} events, {report.invoices_checked} invoices checked")
     if not report.ok:
-        sys.exit(1)
-    console.print("[green]every invoice re-derives from the log to the cent; the chain holds[/]")
+        verdict("FAILED: the log or the views differ from what was recorded")
+        raise typer.Exit(1)
+    verdict("every invoice re-derives from the log to the cent; the chain holds")
 
 
+def verdict(line: str) -> None:
+    """One line of a verdict, on stdout (markup-free: it quotes stored data)."""
+    answers.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@one_line_errors
 def replay_command(
     until: str = typer.Option(..., help="An ISO-8601 time or position:<n>."),
     partner: str | None = typer.Option(None, help="One partner's id (default: every partner)."),
 ) -> None:
     """Print every view of each partner as it stood at --until (JSON)."""
-    cluster = build_cluster()
+    partner_id = partner_option(partner)
+    cluster = open_existing(read_settings())
     try:
-        for ledger, pid in _partners(cluster, partner):
+        for ledger, pid in _partners(cluster, partner_id):
             source = view_source(ledger, UUID(pid), until)
             views = {
                 "partner_id": pid, "as_of": {"position": source.position},
@@ -81,18 +98,26 @@ def replay_command(
                                                  limit=500)[0],
             }
             print(json.dumps(json_numbers(views), indent=2))
-    except AsOfError as e:
-        console.print(f"[red]{e}[/red]")
-        sys.exit(2)
     finally:
         cluster.close()
 
 
-def _partners(cluster: Cluster, partner: str | None) -> Iterator[tuple[Ledger, str]]:
+def _partner_store(cluster: Cluster, partner_id: UUID) -> Ledger:
+    """The partition holding the partner; a CliError when there is no such partner."""
+    ledger = cluster.for_partner(partner_id)
+    with ledger.read_model.reading() as sql:
+        known = sql.scalar("SELECT 1 FROM v_states WHERE kind = 'Partner' AND id = ?",
+                           str(partner_id))
+    if not known:
+        raise CliError(f"--partner {partner_id}: no such partner")
+    return ledger
+
+
+def _partners(cluster: Cluster, partner: UUID | None) -> Iterator[tuple[Ledger, str]]:
     """(partition, partner id) for one partner or for every partner, partition by
     partition."""
     if partner:
-        yield cluster.for_partner(UUID(partner)), partner
+        yield _partner_store(cluster, partner), str(partner)
         return
     for ledger in cluster.ledgers:
         with ledger.read_model.reading() as sql:
@@ -102,17 +127,18 @@ def _partners(cluster: Cluster, partner: str | None) -> Iterator[tuple[Ledger, s
             yield ledger, pid
 
 
-def _stores(cluster: Cluster, partner: str | None, as_of: str | None) -> list[Ledger]:
+def _stores(cluster: Cluster, partner: UUID | None, as_of: str | None) -> list[Ledger]:
     """The partitions an export reads. Positions are per partition, so `position:<n>`
     names a moment only within one partner's partition."""
     if partner:
-        return [cluster.for_partner(UUID(partner))]
+        return [_partner_store(cluster, partner)]
     if as_of and as_of.startswith("position:") and len(cluster.ledgers) > 1:
         raise AsOfError("position:<n> is a position in one partition's log: "
                         "give --partner, or an ISO time")
     return cluster.ledgers
 
 
+@one_line_errors
 def export_command(
     what: Literal["audit", "invoices"] = typer.Argument(..., help="audit or invoices"),
     fmt: Literal["csv", "jsonl"] = typer.Option("jsonl", "--format", help="csv or jsonl"),
@@ -120,34 +146,42 @@ def export_command(
     partner: str | None = typer.Option(None, help="One partner's id (default: all)."),
     output: Path | None = typer.Option(None, help="A file to write (default: stdout)."),
 ) -> None:
-    """Stream the audit trail or the invoices as CSV or JSON lines, in constant memory."""
-    cluster = build_cluster()
-    out = output.open("w", newline="") if output else sys.stdout
+    """Stream the audit trail or the invoices as CSV or JSON lines, in constant memory.
+    Nothing is left at --output when the export fails."""
+    partner_id = partner_option(partner)
+    cluster = open_existing(read_settings())
     try:
-        stores = _stores(cluster, partner, as_of)
-        if what == "audit":
-            count = write(chain.from_iterable(_audit(ledger, partner, as_of) for ledger in stores),
-                          columns=AUDIT_COLUMNS, fmt=fmt, out=out)
-        else:
-            count = write(chain.from_iterable(
-                invoice_rows(ledger, partner_id=partner, as_of=as_of) for ledger in stores),
-                columns=INVOICE_COLUMNS, fmt=fmt, out=out)
-    except AsOfError as e:
-        console.print(f"[red]{e}[/red]")
-        sys.exit(2)
-    finally:
+        stores = _stores(cluster, partner_id, as_of)
+        positions = [_position(ledger, as_of) for ledger in stores]  # refuses a bad --as-of
+        pid = None if partner_id is None else str(partner_id)
+        out = open_output(output) if output else sys.stdout
+        try:
+            if what == "audit":
+                rows = chain.from_iterable(
+                    audit_rows(ledger, partner_id=pid, until_position=position)
+                    for ledger, position in zip(stores, positions, strict=True))
+                count = write(rows, columns=AUDIT_COLUMNS, fmt=fmt, out=out)
+            else:
+                count = write(chain.from_iterable(
+                    invoice_rows(ledger, partner_id=pid, as_of=as_of) for ledger in stores),
+                    columns=INVOICE_COLUMNS, fmt=fmt, out=out)
+        except BaseException:
+            if output:
+                out.close()
+                output.unlink(missing_ok=True)
+            raise
         if output:
             out.close()
+    finally:
         cluster.close()
     console.print(f"exported {count} rows")
 
 
-def _audit(ledger: Ledger, partner: str | None, as_of: str | None) -> Iterator[Any]:
-    position = None
-    if as_of is not None:
-        with ledger.read_model.reading() as sql:
-            position = resolve(sql, as_of, now=ledger.clock.now()).position
-    yield from audit_rows(ledger, partner_id=partner, until_position=position)
+def _position(ledger: Ledger, as_of: str | None) -> int | None:
+    if as_of is None:
+        return None
+    with ledger.read_model.reading() as sql:
+        return resolve(sql, as_of, now=ledger.clock.now()).position
 
 
 def register(app: typer.Typer) -> None:

@@ -20,7 +20,7 @@ from service.bootstrap import Ledger
 
 CHUNK = 5000
 AUDIT_COLUMNS = ("position", "occurred_at", "partner_id", "entity_type", "entity_id",
-                 "event_type", "actor_key_id", "actor_role", "data")
+                 "event_type", "actor_key_id", "actor_role", "actor_scope", "data")
 INVOICE_COLUMNS = ("id", "number", "partner_id", "period_start", "period_end", "status",
                    "subtotal", "discount", "credit_applied", "total", "amount_due",
                    "amount_paid", "amount_refunded", "currency", "issued_at", "items")
@@ -43,12 +43,14 @@ def audit_rows(ledger: Ledger, *, partner_id: str | None,
         if not rows:
             return
         for row in rows:
+            # The trail's own item: the actor as issued, the data without secrets.
             item = audit_item(row)
+            actor = item["actor"]
             yield {"position": item["position"], "occurred_at": item["occurred_at"],
                    "partner_id": row["partner_id"], "entity_type": item["entity_type"],
                    "entity_id": item["entity_id"], "event_type": item["event_type"],
-                   "actor_key_id": item["actor"]["key_id"], "actor_role": item["actor"]["role"],
-                   "data": item["data"]}
+                   "actor_key_id": actor["key_id"], "actor_role": actor["role"],
+                   "actor_scope": actor["scope"], "data": item["data"]}
         after = rows[-1]["position"]
 
 
@@ -74,17 +76,26 @@ def invoice_rows(ledger: Ledger, *, partner_id: str | None,
             yield _invoice_row(invoice)
 
 
+class UnableToWrite(Exception):
+    """The destination refused the export (disk full, pipe closed): how far it got."""
+
+
 def write(rows: Iterator[dict[str, Any]], *, columns: tuple[str, ...], fmt: str,
           out: TextIO) -> int:
     count = 0
-    writer = csv.DictWriter(out, fieldnames=list(columns)) if fmt == "csv" else None
-    if writer:
-        writer.writeheader()
-    for row in rows:
+    try:
+        writer = csv.DictWriter(out, fieldnames=list(columns)) if fmt == "csv" else None
         if writer:
-            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
-                             for k, v in row.items()})
-        else:
-            out.write(json.dumps(row, separators=(",", ":")) + "\n")
-        count += 1
+            writer.writeheader()
+        for row in rows:
+            if writer:
+                writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
+                                 for k, v in row.items()})
+            else:
+                out.write(json.dumps(row, separators=(",", ":")) + "\n")
+            count += 1
+        out.flush()
+    except OSError as error:
+        raise UnableToWrite(f"cannot write the export after {count} rows: "
+                            f"{error.strerror or error}") from None
     return count

@@ -77,6 +77,7 @@ class Cluster:
         for ledger in (first, *(other for other in self.ledgers if other is not first)):
             key = ledger.app.authenticate(token)
             if key is not None:
+                ledger.key_use.seen(key.id)  # at most a write a minute (service/key_use.py)
                 return key
         return None
 
@@ -111,7 +112,8 @@ def build_cluster(settings: Settings | None = None) -> Cluster:
         ledgers.append(home)
         for index in range(1, settings.partitions):
             ledgers.append(build_partition(settings.partition(index), clock=home.clock,
-                                           scheduler=home.scheduler, job_suffix=f"@p{index}"))
+                                           scheduler=home.scheduler, job_suffix=f"@p{index}",
+                                           partition=index))
     for ledger in ledgers[1:]:
         ledger.admin_token = home.admin_token
     cluster = Cluster(settings=settings, ledgers=ledgers, scheduler=home.scheduler)

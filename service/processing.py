@@ -3,11 +3,17 @@
 Views apply events exactly once (tracking in the view transaction). Policies are
 at-least-once with idempotent reactions: their position is recorded after the
 reactions are saved, so a crash in between only hands them the same events again.
+
+Nothing one stored event does can stop this loop for everyone: the views quarantine an
+event they cannot apply (`projections.runner`); the policies skip an event that does not
+decode (the views hold it in quarantine), and a reaction that fails stops the policies at
+that event for this pass only, logged at ERROR, to be tried again on the next.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,8 +21,9 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import get_topic
 
+from projections.quarantine import Undecodable
 from projections.read_model import ReadModel
-from projections.runner import EventSource, ViewRunner, read_events
+from projections.runner import EventSource, Retried, ViewRunner, read_events
 
 POLICIES_TRACKING = "policies"
 # How far the policies' recorded position may lag the views before it is written anyway
@@ -24,6 +31,7 @@ POLICIES_TRACKING = "policies"
 TRACKING_LAG = 1000
 
 Reaction = Callable[[Any], None]
+log = logging.getLogger(__name__)
 
 
 class Processor:
@@ -61,8 +69,19 @@ class Processor:
         while batch := read_events(self.source, after=position, stop=views_at,
                                    topics=self.topics):
             for item in batch:
-                for react in self.reactions:
-                    react(item.event)
+                if isinstance(item, Undecodable):
+                    log.error("policies skip position %s: the event does not decode (%s)",
+                              item.position, item.error)
+                    continue
+                try:
+                    for react in self.reactions:
+                        react(item.event)
+                except Exception:  # the next pass tries this event again
+                    log.exception("a policy failed on the event at position %s; the "
+                                  "policies stop there until it succeeds", item.position)
+                    if item.position - 1 > tracked:
+                        self._track(item.position - 1)
+                    return False
             position, reacted = batch[-1].position, True
             self._track(position)
         if not reacted and views_at - tracked < TRACKING_LAG:
@@ -80,3 +99,8 @@ class Processor:
     def rebuild(self) -> dict[str, int]:
         with self._lock:
             return self.views.rebuild()
+
+    def retry(self, partner_id: str) -> Retried:
+        """Re-applies a quarantined partner's held events (see `ViewRunner.retry`)."""
+        with self._lock:
+            return self.views.retry(partner_id)

@@ -44,10 +44,22 @@ class Scheduler:
         self.jobs.append(job)
 
     def _fire(self, job: Job, at: datetime) -> bool:
-        """Runs the job; False when it reported recording nothing. Such a job leaves the
-        views as they were, so the catch-up is skipped (an hourly job over a months-long
-        manual-clock jump fires thousands of times)."""
-        if job.run(at) is False:
+        """Runs the job; False when it reported recording nothing, or failed. Such a job
+        leaves the views as they were, so the catch-up is skipped (an hourly job over a
+        months-long manual-clock jump fires thousands of times).
+
+        Each job isolates its partners itself (policies/partner_isolation.py); what
+        reaches here failed the whole run (the store unreachable, say). It is logged and
+        the firings after it still run: each job picks up at its next firing what an
+        earlier one left undone (periods without an invoice, retries whose time has come,
+        conditions that hold), so a jump of the manual clock loses nothing."""
+        try:
+            answer = job.run(at)
+        except Exception as error:  # logged; the next firing retries
+            log.error("job %s failed at %s: %s", job.name, at.isoformat(), error,
+                      exc_info=error)
+            return False
+        if answer is False:
             return False
         self.after_job()
         return True

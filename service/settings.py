@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Literal
 from urllib.parse import unquote, urlparse, urlunparse
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,12 +24,17 @@ def partition_url(url: str, index: int) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+    # A rejected value is not repeated in the error: PORTAL_DATABASE_URL holds a password.
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     database_url: str = "sqlite:///./var/ledger.db"
     host: str = "127.0.0.1"
     port: int = 8000
     admin_token: str | None = None
+    # Where `ledger serve` keeps the token it generates when PORTAL_ADMIN_TOKEN is unset
+    # (development only), so a shell can read it: ADMIN=$(cat var/admin-token).
+    admin_token_file: str = "var/admin-token"
     clock: Literal["system", "manual"] = "system"
     # Where a manual clock starts on a new database (default: the system time then).
     clock_start: datetime | None = None
@@ -59,6 +64,15 @@ class Settings(BaseSettings):
     autoflag_volume_limit_hits: int = Field(default=10, ge=1)
     autoflag_min_conversations: int = Field(default=20, ge=1)
     autoflag_min_response_rate_percent: Decimal = Field(default=Decimal(5), ge=0, le=100)
+    # How long an `Idempotency-Key`'s answer is kept and replayed (service clock); then
+    # the key may be used again and its row is pruned (service/api/idempotency.py).
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 365)
+    # Payments (docs/OPERATIONS.md, "Payments and reconciliation"). The simulated gateway
+    # takes this long over each new charge, like a real gateway's round trip (race tests).
+    gateway_delay_ms: int = Field(default=0, ge=0, le=60_000)
+    # Wall-clock seconds a payer has to call the gateway once it recorded an attempt, and
+    # again for that call to finish; an attempt the gateway never saw is closed after both.
+    payment_lease_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     @field_validator("database_url")
     @classmethod
@@ -66,6 +80,15 @@ class Settings(BaseSettings):
         if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
             raise ValueError("PORTAL_DATABASE_URL must start with sqlite:/// or postgresql://")
         return url
+
+    @model_validator(mode="after")
+    def _gateway_within_lease(self) -> Settings:
+        # A charge slower than the lease could land after its attempt was closed as never
+        # charged.
+        if self.gateway_delay_ms >= self.payment_lease_seconds * 1000:
+            raise ValueError("PORTAL_GATEWAY_DELAY_MS must be shorter than "
+                             "PORTAL_PAYMENT_LEASE_SECONDS")
+        return self
 
     @property
     def is_postgres(self) -> bool:

@@ -1,24 +1,28 @@
-"""The FastAPI application: routers, problem+json handlers, idempotent POSTs."""
+"""The FastAPI application: routers, problem+json handlers, and the request pipeline:
+authentication, then the body's checks, then idempotent POSTs, then the route."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from service.api import idempotency, problems
-from service.api.idempotency import IdempotencyStore
+from service.api import authentication, docs, idempotency, problems, request_body
 from service.api.routes import (
     alerts,
     analytics,
     billing,
+    keys,
     lines,
     operations,
     partners,
+    pricing_requests,
+    reconciliation,
     sub_accounts,
     usage,
 )
+from service.api.shared_clock import read_shared_clock
 from service.bootstrap import Ledger
 from service.partitions import Cluster
 from service.portal import web as portal
@@ -30,6 +34,9 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # A process that stopped between a charge and its record left the attempt open.
+        for ledger in cluster.ledgers:
+            ledger.billing.settle_open_attempts()
         if run_scheduler:
             cluster.scheduler.start()
         try:
@@ -43,13 +50,20 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
         description="Event-sourced billing and lifecycle service behind the partner portal. "
         "Errors are application/problem+json with a stable `code`.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(read_shared_clock)],
     )
     app.state.cluster = cluster
-    store = IdempotencyStore(cluster.home.read_model, cluster.home.clock.now)
     problems.install(app)
-    idempotency.install(app, store)
-    for module in (partners, sub_accounts, lines, billing, operations, usage, analytics,
-                   alerts):
+    # The last middleware added runs first: authentication (headers only), then the
+    # body's size, type and JSON checks, then the idempotency claim, then the route.
+    app.state.idempotency = idempotency.install(app, cluster)
+    request_body.install(app)
+    authentication.install(app, cluster)
+    for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
+                   usage, analytics, alerts, reconciliation):
         app.include_router(module.router, responses=problems.RESPONSES)
+    docs.install(app)
     portal.install(app)
     return app

@@ -7,13 +7,15 @@ as for an id that does not exist, before any role check can reveal anything.
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
-from aggregates.base import Actor
+from aggregates.base import PARTNER, PLATFORM, Actor
 from aggregates.errors import NotFound
 from service.api.problems import ApiProblem
 from service.as_of import ViewSource, view_source
@@ -21,6 +23,10 @@ from service.bootstrap import Ledger
 from service.partitions import Cluster
 
 BOOTSTRAP_ADMIN_ID = "platform-admin"
+# The request scope's slot for the caller, filled once per request by the authentication
+# middleware (service/api/authentication.py) before the body is read.
+PRINCIPAL = "partner_ledger.principal"
+_PARTNER_PATH = re.compile(r"^/v1/partners/([^/]+)")
 
 # Permission → the roles that hold it; platform roles are prefixed `platform:`.
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -29,7 +35,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "partners.create": ["platform:admin"],
         "partners.read": ["admin", "operations", "billing", "reporting", "platform:support",
                           "platform:auditor", "platform:admin"],
-        "pricing.change": ["admin", "platform:admin"],
+        # A partner may not set its own price: it asks, and support or the platform decide.
+        "pricing.change": ["platform:admin", "platform:support"],
+        "pricing.request": ["admin"],
+        "pricing.requests.read": ["admin", "platform:support", "platform:admin"],
         "keys.platform": ["platform:admin"],
         "keys.partner": ["admin", "platform:admin"],
         "lines.read": ["admin", "operations", "reporting", "platform:support",
@@ -54,17 +63,25 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Principal:
+    """The caller: a key's id, the role it was issued with, and its partner (None for the
+    platform's keys and the bootstrap admin)."""
+
     key_id: str
     role: str
     partner_id: UUID | None
 
     @property
+    def scope(self) -> str:
+        return PARTNER if self.partner_id else PLATFORM
+
+    @property
     def grant(self) -> str:
+        """The name PERMISSIONS knows the role by (platform roles are prefixed)."""
         return self.role if self.partner_id else f"platform:{self.role}"
 
     @property
     def actor(self) -> Actor:
-        return Actor(key_id=self.key_id, role=self.grant)
+        return Actor(key_id=self.key_id, role=self.role, scope=self.scope)
 
 
 def cluster_of(request: Request) -> Cluster:
@@ -74,10 +91,9 @@ def cluster_of(request: Request) -> Cluster:
 ClusterDep = Annotated[Cluster, Depends(cluster_of)]
 
 
-def ledger_of(request: Request, cluster: ClusterDep) -> Ledger:
-    """The partition the request's partner lives in; the home partition for platform
+def partition_for(cluster: Cluster, pid: str | None) -> Ledger:
+    """The partition the partner `pid` lives in; the home partition for platform
     requests (and for a malformed partner id, which the route then refuses)."""
-    pid = request.path_params.get("pid")
     if pid is None or len(cluster.ledgers) == 1:
         return cluster.home
     try:
@@ -86,21 +102,44 @@ def ledger_of(request: Request, cluster: ClusterDep) -> Ledger:
         return cluster.home
 
 
+def partition_of_path(cluster: Cluster, path: str) -> Ledger:
+    """`partition_for` the partner a raw request path names (before routing)."""
+    match = _PARTNER_PATH.match(path)
+    return partition_for(cluster, match.group(1) if match else None)
+
+
+def ledger_of(request: Request, cluster: ClusterDep) -> Ledger:
+    return partition_for(cluster, request.path_params.get("pid"))
+
+
 LedgerDep = Annotated[Ledger, Depends(ledger_of)]
 
 
-def principal(request: Request, cluster: ClusterDep, ledger: LedgerDep) -> Principal:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+def authenticate(cluster: Cluster, authorization: str, *, first: Ledger) -> Principal:
+    """The caller an `Authorization` header names; 401 unless it is a live key."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiProblem(401, "unauthorized", "send Authorization: Bearer <token>")
     token = token.strip()
     if hmac.compare_digest(token.encode(), cluster.admin_token.encode()):
         return Principal(key_id=BOOTSTRAP_ADMIN_ID, role="admin", partner_id=None)
-    key = cluster.authenticate(token, first=ledger)
+    key = cluster.authenticate(token, first=first)
     if key is None:
         raise ApiProblem(401, "unauthorized", "unknown or revoked token")
     return Principal(key_id=str(key.id), role=key.role, partner_id=key.partner_id)
+
+
+async def principal(request: Request, cluster: ClusterDep, ledger: LedgerDep) -> Principal:
+    """The caller the authentication middleware found; authenticated here only where
+    the middleware did not run (a route outside /v1), and then kept for the request.
+    Async: taking the caller from the scope needs no worker thread."""
+    found = request.scope.get(PRINCIPAL)
+    if isinstance(found, Principal):
+        return found
+    who = await run_in_threadpool(authenticate, cluster,
+                                  request.headers.get("Authorization", ""), first=ledger)
+    request.scope[PRINCIPAL] = who
+    return who
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

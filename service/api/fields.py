@@ -37,6 +37,7 @@ from aggregates.text import MAX_NAME_LENGTH, MAX_REASON_LENGTH, TEXT_PATTERN, cl
 
 MAX_LIMIT = 500  # items in one page of a list
 MAX_ITEM_INDEX = 100_000  # items of one invoice
+MAX_PARTITIONS = 64  # PORTAL_PARTITIONS' bound (service/settings.py)
 
 # -- whole numbers: JSON integers, never a bool, a string or a float ----------------------
 
@@ -72,6 +73,8 @@ def _digits(value: object) -> object:
 # annotation so that the OpenAPI document shows them as minimum/maximum.
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_digits)]
 ItemNumber = Annotated[int, Field(ge=0, le=MAX_ITEM_INDEX), BeforeValidator(_digits)]
+PartitionNumber = Annotated[int, Field(ge=0, le=MAX_PARTITIONS - 1), BeforeValidator(_digits)]
+LogPosition = Annotated[int, Field(ge=1, le=MAX_POSITION), BeforeValidator(_digits)]
 
 # -- text ---------------------------------------------------------------------------------
 

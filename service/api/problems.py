@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
 _TITLES = {
     400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 422: "Unprocessable content",
+    405: "Method not allowed", 409: "Conflict", 413: "Content too large",
+    415: "Unsupported media type", 422: "Unprocessable content",
     500: "Internal server error", 503: "Service unavailable",
 }
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

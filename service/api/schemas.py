@@ -29,6 +29,9 @@ from service.api.fields import (
 )
 from service.api.fields import Reason as ReasonText
 
+# The name other modules know every time of this API by.
+UtcDateTime = Instant
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -29,6 +29,11 @@ def install(app: FastAPI) -> None:
     """Adds the portal's routes and static mount to `app` (after the API's routers, so
     the mount never shadows them)."""
 
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        # A newcomer opening the service's address lands on the portal, not a 404.
+        return RedirectResponse("/portal/", status_code=307)
+
     @app.get("/portal", include_in_schema=False)
     def portal_root() -> RedirectResponse:
         return RedirectResponse("/portal/", status_code=307)

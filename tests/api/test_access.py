@@ -19,6 +19,9 @@ READ_LINES = frozenset({"admin", "operations", "reporting", "support", "auditor"
 WRITE_LINES = frozenset({"admin", "operations"})
 SUPPORT = frozenset({"support"})
 PARTNER_ADMINS = frozenset({"admin", "platform"})
+PRICING_SETTERS = frozenset({"support", "platform"})
+PRICING_REQUESTERS = frozenset({"admin"})
+PRICING_REQUEST_READERS = frozenset({"admin", "support", "platform"})
 PLATFORM_ADMIN = frozenset({"platform"})
 AUDIT = frozenset({"admin", "support", "auditor"})
 READ_BILLING = frozenset({"admin", "billing", "reporting", "support", "auditor", "platform"})
@@ -31,9 +34,16 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, frozenset[str]]] = [
                               "pricing": STANDARD}, PLATFORM_ADMIN),
     ("GET", P, None, EVERYONE),
     ("PUT", P + "/pricing", {"pricing": {"structure": "standard", "unit_amount": 2500}},
-     PARTNER_ADMINS),
+     PRICING_SETTERS),
+    ("POST", P + "/pricing-change-requests",
+     {"pricing": {"structure": "standard", "unit_amount": 2500}, "reason": "volume"},
+     PRICING_REQUESTERS),
+    ("GET", P + "/pricing-change-requests", None, PRICING_REQUEST_READERS),
     ("POST", "/v1/api-keys", {"role": "auditor", "name": "second auditor"}, PLATFORM_ADMIN),
+    ("GET", "/v1/api-keys", None, PLATFORM_ADMIN),
+    ("DELETE", "/v1/api-keys/{pkid}", None, PLATFORM_ADMIN),
     ("POST", P + "/api-keys", {"role": "reporting", "name": "dashboards"}, PARTNER_ADMINS),
+    ("GET", P + "/api-keys", None, PARTNER_ADMINS),
     ("DELETE", P + "/api-keys/{kid}", None, PARTNER_ADMINS),
     ("POST", P + "/sub-accounts", {"name": "Acme – New"}, WRITE_LINES),
     ("GET", P + "/sub-accounts", None, READ_LINES),
@@ -117,6 +127,7 @@ def _world(portal: Portal, suffix: str = "") -> dict[str, str]:
         "lid": provision(portal, sub_account_id=sid)["id"],
         "pooled": provision(portal)["id"],
         "kid": _issue_partner_key(portal.client, portal.partner_id, "reporting")["id"],
+        "pkid": _issue_platform_key(portal.client, "auditor")["id"],
     }
     ids["cid"] = portal.ok("POST", f"/sub-accounts/{sid}/campaigns", json={"name": "Spring"},
                            status=201)["campaign_id"]
@@ -373,14 +384,15 @@ def test_every_event_records_the_key_and_role_that_caused_it(portal: Portal) -> 
         "auditor": 200, "platform": 403}
     assert trails["admin"].json() == trails["support"].json() == trails["auditor"].json()
     assert (partner_created[0]["event_type"], partner_created[0]["actor"]) == (
-        "Partner.Created", {"key_id": "platform-admin", "role": "platform:admin"})
+        "Partner.Created", {"key_id": "platform-admin", "role": "admin", "scope": "platform"})
     assert [(e["event_type"], e["actor"]) for e in line_events] == [
-        ("Line.Provisioned", {"key_id": operations["id"], "role": "operations"}),
-        ("Line.Flagged", {"key_id": support["id"], "role": "platform:support"}),
-        ("Line.SendingPaused", {"key_id": "policy:auto_pause", "role": "policy"}),
+        ("Line.Provisioned", {"key_id": operations["id"], "role": "operations",
+                              "scope": "partner"}),
+        ("Line.Flagged", {"key_id": support["id"], "role": "support", "scope": "platform"}),
+        ("Line.SendingPaused", {"key_id": "auto_pause", "role": "policy", "scope": "policy"}),
     ]
     assert (sub_events[0]["event_type"], sub_events[0]["actor"]) == (
-        "SubAccount.Created", {"key_id": admin["id"], "role": "admin"})
+        "SubAccount.Created", {"key_id": admin["id"], "role": "admin", "scope": "partner"})
     assert {(e["event_type"], e["actor"]["key_id"]) for e in sub_events[1:]} == {
         ("SubAccount.LineAttached", operations["id"])}
 

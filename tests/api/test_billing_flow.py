@@ -169,7 +169,8 @@ def test_a_dispute_resolved_with_a_credit_raises_the_credit_balance(portal: Port
     assert portal.ok("GET", "/my-status")["credit_balance"] == 500
     audit = portal.ok("GET", "/audit-trail?event_type=Invoice.DisputeResolved",
                       role="support")["data"]
-    assert audit[0]["actor"]["role"] == "platform:support"
+    assert audit[0]["actor"]["role"] == "support"
+    assert audit[0]["actor"]["scope"] == "platform"
 
 
 def test_bad_billing_input_is_refused_with_problem_json_and_records_nothing(

@@ -234,7 +234,8 @@ def test_healthz_answers_ok_without_authentication(client: TestClient) -> None:
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "partitions": [{"index": 0, "status": "ok"}],
+                               "quarantined": 0}
 
 
 def test_the_openapi_document_is_served_and_lists_the_lines_paths(client: TestClient) -> None:

@@ -294,9 +294,9 @@ def test_a_line_over_a_threshold_is_flagged_by_the_policy_and_its_sending_paused
     assert lines[pooled]["status"] == "available"
     history = portal.ok("GET", f"/lines/{noisy}/history")["data"]
     flagged = next(e for e in history if e["event_type"] == "Line.Flagged")
-    assert flagged["actor"] == {"key_id": "policy:auto_flag", "role": "policy"}
+    assert flagged["actor"] == {"key_id": "auto_flag", "role": "policy", "scope": "policy"}
     paused = next(e for e in history if e["event_type"] == "Line.SendingPaused")
-    assert paused["actor"]["key_id"] == "policy:auto_pause"
+    assert paused["actor"]["key_id"] == "auto_pause"
 
     # Support unflags; a correction of the same hour that still crosses is not flagged
     # again, and neither is a line that is flagged already.

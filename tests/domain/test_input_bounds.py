@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from aggregates.api_key import ApiKey
 from aggregates.base import SYSTEM, Actor
 from aggregates.bounds import MAX_AMOUNT, MAX_FIGURE
 from aggregates.discounts import Discount
@@ -122,6 +123,9 @@ def test_names_and_reasons_with_control_bidi_or_nothing_visible_are_refused(text
         Partner.create(id=uuid4(), name=text, currency="USD", billing_anchor_day=1,
                        pricing={"structure": "standard", "unit_amount": 1}, actor=SUPPORT,
                        at=NOW)
+    with pytest.raises(InvalidInput):
+        ApiKey.issue(id=uuid4(), partner_id=partner_id, role="billing", name=text,
+                     secret="s3cret", actor=SUPPORT, at=NOW)
     with pytest.raises(InvalidInput):
         line.flag(reason=text, actor=SUPPORT, at=NOW)
 

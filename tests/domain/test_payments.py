@@ -21,7 +21,7 @@ def method(*, token: str = "tok_visa", exp_month: int = 12, exp_year: int = 2030
 
 def charge(card: PaymentMethod, *, amount: int = 6229, at: datetime = AT) -> PaymentResult:
     gateway: PaymentGateway = SimulatedGateway()
-    return gateway.charge(method=card, amount=amount, currency="USD", at=at)
+    return gateway.charge(attempt_id=uuid4(), method=card, amount=amount, currency="USD", at=at)
 
 
 def test_a_valid_card_is_charged() -> None:

@@ -160,7 +160,9 @@ def test_the_api_serves_partners_of_every_partition(client: TestClient, cluster:
                 assert refused.status_code == 404, refused.text
     unknown = client.get(f"/v1/partners/{uuid.uuid4()}", headers=ADMIN)
     assert unknown.status_code == 404
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {
+        "status": "ok", "quarantined": 0,
+        "partitions": [{"index": i, "status": "ok"} for i in range(len(cluster.ledgers))]}
 
 
 def _invoices(client: TestClient, pid: str) -> list[dict[str, Any]]:

@@ -24,8 +24,12 @@ def list_alerts(page: PageDep, as_of: AsOf = None,
     Kinds: `card_expiring` (the default card expires before the next billing date),
     `line_flagged` (a line flagged for over 7 days), `line_idle` (a line idle in the
     Available pool for over 30 days), `payment_failed` (an invoice is past due after a
-    failed payment). A job at 00:00 UTC each day raises them (so moving the manual clock
+    failed payment), `job_failed` (a scheduled job — `subject_id` `cycle_close`, `dunning`
+    or `alerts` — failed for this partner; resolved when it next succeeds for it). A job
+    at 00:00 UTC each day raises the others (so moving the manual clock
     past midnight raises what fell due) and resolves those whose condition has ended.
+    `pricing_change_requested` (the partner admin asked for another price; for support)
+    is raised by the request itself and stays open.
     Each is raised once per occurrence, named by its `key` (e.g.
     `line_flagged:<line id>:<flagged at>`).
 

@@ -1,19 +1,20 @@
-"""Operations: audit trail, manual clock, projection rebuild, health."""
+"""Operations: audit trail, manual clock, projection rebuild, quarantine, health."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from aggregates.errors import NotFound
 from projections import audit
 from projections.times import api_time, stored
+from service import quarantine
 from service.api.auth import ClusterDep, Context, PlatformContext, partner_access, platform_access
-from service.api.fields import EventType, Instant
-from service.api.paging import AsOf, PageDep
+from service.api.fields import EventType, Instant, LogPosition, PartitionNumber
+from service.api.paging import MAX_POSITION, AsOf, PageDep
 from service.api.schemas import ClockMove
 from service.verification import verify_all
 
@@ -71,10 +72,36 @@ def rebuild(ctx: PlatformContext = platform_access("admin.operate")) -> dict[str
 
 @router.get("/healthz", tags=["health"])
 def healthz(cluster: ClusterDep) -> JSONResponse:
-    try:
-        for ledger in cluster.ledgers:
-            with ledger.read_model.reading() as sql:
-                sql.scalar("SELECT 1")
-    except Exception:
+    """200 while any partition's database answers: `degraded` when one does not, or while
+    the views hold events in quarantine (`quarantined` counts them); 503 when none does."""
+    health = quarantine.health(cluster)
+    if not health.serving:
         return JSONResponse({"status": "unavailable"}, status_code=503)
-    return JSONResponse({"status": "ok"})
+    return JSONResponse(health.as_json())
+
+
+@router.get("/v1/admin/quarantine")
+def list_quarantine(page: PageDep, partition: Annotated[PartitionNumber | None, Query()] = None,
+                    status: Literal["failed", "held"] | None = None,
+                    partner_id: UUID | None = None,
+                    ctx: PlatformContext = platform_access("verify.run")) -> dict[str, Any]:
+    """Events the views could not apply (`failed`, with the error) and the later events of
+    their partners held behind them (`held`), in log order; the same readers as verify."""
+    items, last = quarantine.listing(
+        ctx.cluster, partition=partition, status=status,
+        partner_id=str(partner_id) if partner_id else None, after=page.after,
+        limit=page.limit)
+    return {**page.answer(items, last), "quarantined": quarantine.health(ctx.cluster).quarantined}
+
+
+@router.post("/v1/admin/quarantine/{partition}/{position}/retry")
+def retry_quarantine(partition: Annotated[PartitionNumber, Path()],
+                     position: Annotated[LogPosition, Path()],
+                     ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
+    """Re-applies, in log order, the held events of the partner quarantined at that
+    position; `released` says whether all applied, else `failed` names the event that
+    failed again, with its new error."""
+    if position < 1 or position > MAX_POSITION:
+        raise NotFound(f"nothing in quarantine at position {position}")
+    answers = quarantine.retry(ctx.cluster, partition=partition, position=position)
+    return answers[0]

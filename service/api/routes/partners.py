@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from service.api.auth import Context, PlatformContext, partner_access, platform_access
+from service.api.idempotency import withholds
 from service.api.representations import key_json, partner_json
 from service.api.schemas import PartnerCreate, PartnerKeyCreate, PlatformKeyCreate, PricingChange
 
@@ -24,7 +25,7 @@ def create_partner(body: PartnerCreate,
     return partner_json(partner, now=ledger.clock.now())
 
 
-@router.post("/api-keys", status_code=status.HTTP_201_CREATED)
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED, dependencies=[withholds("token")])
 def create_platform_key(body: PlatformKeyCreate,
                         ctx: PlatformContext = platform_access("keys.platform")) -> dict[str, Any]:
     key, token = ctx.ledger.app.issue_key(partner_id=None, role=body.role, name=body.name,
@@ -49,7 +50,8 @@ def change_pricing(body: PricingChange, ctx: Context = partner_access("pricing.c
     return partner_json(partner, now=ledger.clock.now())
 
 
-@router.post("/partners/{pid}/api-keys", status_code=status.HTTP_201_CREATED)
+@router.post("/partners/{pid}/api-keys", status_code=status.HTTP_201_CREATED,
+             dependencies=[withholds("token")])
 def create_partner_key(body: PartnerKeyCreate, ctx: Context = partner_access("keys.partner"),
                        ) -> dict[str, Any]:
     key, token = ctx.ledger.app.issue_key(partner_id=ctx.partner_id, role=body.role,

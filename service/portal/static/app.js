@@ -862,9 +862,17 @@
       { key: "at", title: "When", cell: (e) => time(e.occurred_at) },
       { key: "event", title: "Event", cell: (e) => e.event_type },
       { key: "entity", title: "Entity", cell: (e) => h("span", { title: e.entity_id }, `${e.entity_type} ${String(e.entity_id).slice(0, 8)}`) },
-      { key: "actor", title: "By", cell: (e) => (e.actor ? e.actor.role : "") },
+      { key: "actor", title: "By", cell: (e) => actorText(e.actor) },
       { key: "data", title: "Data", cell: (e) => h("code", { class: "data" }, dataText(e.data)) },
     ];
+  }
+
+  // Who caused an event: a partner key's role ("billing"), a platform key's role with its
+  // scope ("support (platform)"), or a policy by name ("auto_pause (policy)").
+  function actorText(actor) {
+    if (!actor) return "";
+    if (actor.scope === "policy") return `${actor.key_id} (policy)`;
+    return actor.scope === "platform" ? `${actor.role} (platform)` : actor.role;
   }
 
   // An event's data as "key: value" pairs, nested values as compact JSON.
