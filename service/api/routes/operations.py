@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from aggregates.errors import NotFound
@@ -13,8 +13,9 @@ from projections import audit
 from projections.times import api_time, stored
 from service import quarantine
 from service.api.auth import ClusterDep, Context, PlatformContext, partner_access, platform_access
+from service.api.fields import EventType, Instant, LogPosition, PartitionNumber
 from service.api.paging import MAX_POSITION, AsOf, PageDep
-from service.api.schemas import ClockMove, UtcDateTime
+from service.api.schemas import ClockMove
 from service.verify_jobs import VerifyJobs
 
 router = APIRouter(tags=["operations"])
@@ -22,8 +23,8 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/v1/partners/{pid}/audit-trail")
 def audit_trail(page: PageDep, as_of: AsOf = None, entity_id: UUID | None = None,
-                event_type: str | None = None, since: UtcDateTime | None = None,
-                until: UtcDateTime | None = None,
+                event_type: EventType | None = None, since: Instant | None = None,
+                until: Instant | None = None,
                 ctx: Context = partner_access("audit.read")) -> dict[str, Any]:
     """Every event of the partner in log order; `as_of` stops at that moment's position."""
     views = ctx.views(as_of)
@@ -106,7 +107,7 @@ def healthz(cluster: ClusterDep) -> JSONResponse:
 
 
 @router.get("/v1/admin/quarantine")
-def list_quarantine(page: PageDep, partition: Annotated[int | None, Query(ge=0)] = None,
+def list_quarantine(page: PageDep, partition: Annotated[PartitionNumber | None, Query()] = None,
                     status: Literal["failed", "held"] | None = None,
                     partner_id: UUID | None = None,
                     ctx: PlatformContext = platform_access("verify.run")) -> dict[str, Any]:
@@ -120,7 +121,8 @@ def list_quarantine(page: PageDep, partition: Annotated[int | None, Query(ge=0)]
 
 
 @router.post("/v1/admin/quarantine/{partition}/{position}/retry")
-def retry_quarantine(partition: int, position: int,
+def retry_quarantine(partition: Annotated[PartitionNumber, Path()],
+                     position: Annotated[LogPosition, Path()],
                      ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
     """Re-applies, in log order, the held events of the partner quarantined at that
     position; `released` says whether all applied, else `failed` names the event that

@@ -24,7 +24,7 @@ def request_pricing_change(body: PricingChangeRequestCreate,
     `{id, pricing, reason, status: open, created_at}` and raises a
     `pricing_change_requested` alert on the partner for support."""
     request = PricingRequests(ctx.ledger.app).request(
-        partner_id=ctx.partner_id, pricing=body.pricing, reason=body.reason, actor=ctx.actor)
+        partner_id=ctx.partner_id, pricing=body.pricing.plan(), reason=body.reason, actor=ctx.actor)
     ctx.ledger.caught_up()
     return view.request_json(request)
 
