@@ -35,6 +35,7 @@ from projections import (
     pricing_requests,
     quarantine,
     sub_accounts,
+    timers,
 )
 from projections.quarantine import Held
 from projections.sql import Sql
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
 VIEWS: tuple[ModuleType, ...] = (
     audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
-    api_keys, pricing_requests,
+    api_keys, pricing_requests, timers,
 )
 SERVICE_DDL = (
     *idempotency_records.DDL,
