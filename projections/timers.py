@@ -132,6 +132,9 @@ def _invoice(sql: Sql, event: Any) -> bool:
         _, end = next_period(_utc(event.period_start))
         _not_before(sql, CYCLE_CLOSE, pid, "", end)
         _not_before(sql, ALERTS, pid, PERIOD, end)
+        # The period turned: the card's next billing date moved (checked at this midnight,
+        # after the cycle close, as the daily job did).
+        _check(sql, pid, event.timestamp)
     if isinstance(event, _INVOICE_ALERTING):
         _check(sql, pid, event.timestamp)
     # Dunning has work for the invoice while a charge is owed or an attempt is open.
