@@ -31,6 +31,7 @@ from tests.bench import (
     http_load,
     partitions,
     rebuild,
+    timers,
     upcoming_invoice,
     usage_ingest,
     view_reads,
@@ -53,6 +54,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "as_of": as_of,
     "view_reads_long": view_reads_long,
     "rebuild": rebuild,
+    "timers": timers,
     "export": export,
     "http_load": http_load,
 }
