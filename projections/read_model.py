@@ -52,6 +52,7 @@ VIEWS: tuple[ModuleType, ...] = (
 )
 SERVICE_DDL = (
     *idempotency_records.DDL,
+    *timers.SERVICE_DDL,
     "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)",
     # When each key was last used (service/key_use.py): bookkeeping, not an event.
     "CREATE TABLE IF NOT EXISTS s_key_use (key_id TEXT PRIMARY KEY, last_used_at TEXT NOT NULL)",

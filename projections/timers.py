@@ -13,9 +13,10 @@ Two sorts of rows:
 - one-shot timers (`alerts`) say "check this partner's alerts at `due_at`": an event that
   may change a condition (`check`), a period boundary (`period`, for the card expiring
   before the next billing date), a line reaching 7 days flagged or 30 days idle
-  (`line:<id>`). The scheduler deletes them once the check ran; a rebuild may bring back
-  ones that already fired, which only adds a check at the next daily firing (the cron walk
-  checked every partner every day, so an extra check changes nothing).
+  (`line:<id>`). Once the check ran, the scheduler notes the (timer, due time, log
+  position seen) in `s_timers_done`, service bookkeeping outside the views: the view
+  stays a function of the events (a rebuild gives the same rows, `position` being the
+  event that set each), and a timer an event sets again is due again.
 """
 
 from __future__ import annotations
@@ -36,9 +37,22 @@ NAME = "timers"
 TABLES = ("v_timers",)
 DDL = (
     "CREATE TABLE IF NOT EXISTS v_timers (kind TEXT NOT NULL, partner_id TEXT NOT NULL, "
-    "subject TEXT NOT NULL, due_at TEXT NOT NULL, PRIMARY KEY (kind, partner_id, subject))",
+    "subject TEXT NOT NULL, due_at TEXT NOT NULL, position BIGINT NOT NULL, "
+    "PRIMARY KEY (kind, partner_id, subject))",
     "CREATE INDEX IF NOT EXISTS v_timers_by_due ON v_timers (kind, due_at)",
 )
+# Which one-shot timers already ran, at which due time, having seen the log up to which
+# position (not a view: a rebuild keeps it). A timer set again for the same instant by a
+# later event (one at midnight after that midnight's check ran) is due again: the check
+# did not see it, and it runs at the next firing, as the daily walk did.
+SERVICE_DDL = (
+    "CREATE TABLE IF NOT EXISTS s_timers_done (kind TEXT NOT NULL, partner_id TEXT NOT NULL, "
+    "subject TEXT NOT NULL, due_at TEXT NOT NULL, position BIGINT NOT NULL, "
+    "PRIMARY KEY (kind, partner_id, subject))",
+)
+_PENDING = ("FROM v_timers t LEFT JOIN s_timers_done d ON d.kind = t.kind AND "
+            "d.partner_id = t.partner_id AND d.subject = t.subject "
+            "WHERE (d.kind IS NULL OR d.due_at <> t.due_at OR d.position < t.position)")
 CYCLE_CLOSE = "cycle_close"
 DUNNING = "dunning"
 ALERTS = "alerts"
@@ -82,10 +96,13 @@ def hour_at_or_after(at: datetime) -> datetime:
     return hour if hour == at else hour + timedelta(hours=1)
 
 
-def _set(sql: Sql, kind: str, partner_id: str, subject: str, due: datetime) -> None:
-    sql.run("INSERT INTO v_timers (kind, partner_id, subject, due_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (kind, partner_id, subject) DO UPDATE SET due_at = excluded.due_at",
-            kind, partner_id, subject, stored(due))
+def _set(sql: Sql, position: int, kind: str, partner_id: str, subject: str,
+         due: datetime) -> None:
+    """The timer, due at `due`, as the event at `position` sets it."""
+    sql.run("INSERT INTO v_timers (kind, partner_id, subject, due_at, position) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, partner_id, subject) DO UPDATE "
+            "SET due_at = excluded.due_at, position = excluded.position",
+            kind, partner_id, subject, stored(due), position)
 
 
 def _drop(sql: Sql, kind: str, partner_id: str, subject: str) -> None:
@@ -93,50 +110,51 @@ def _drop(sql: Sql, kind: str, partner_id: str, subject: str) -> None:
             kind, partner_id, subject)
 
 
-def _not_before(sql: Sql, kind: str, partner_id: str, subject: str, due: datetime) -> None:
+def _not_before(sql: Sql, position: int, kind: str, partner_id: str, subject: str,
+                due: datetime) -> None:
     """Moves the timer to `due` unless it stands later already (invoices come in order,
     but a timer never moves back over a period already closed)."""
     saved = sql.scalar("SELECT due_at FROM v_timers WHERE kind = ? AND partner_id = ? AND "
                        "subject = ?", kind, partner_id, subject)
     if saved is None or from_stored(saved) < due:
-        _set(sql, kind, partner_id, subject, due)
+        _set(sql, position, kind, partner_id, subject, due)
 
 
-def _check(sql: Sql, partner_id: str, at: datetime) -> None:
-    _set(sql, ALERTS, partner_id, CHECK, day_at_or_after(at))
+def _check(sql: Sql, position: int, partner_id: str, at: datetime) -> None:
+    _set(sql, position, ALERTS, partner_id, CHECK, day_at_or_after(at))
 
 
 def apply(sql: Sql, position: int, event: Any) -> bool:
     if isinstance(event, Partner.Created):
         pid = str(event.originator_id)
         _, end = billing_period(anchor_day=event.billing_anchor_day, containing=event.timestamp)
-        _set(sql, CYCLE_CLOSE, pid, "", end)
-        _set(sql, ALERTS, pid, PERIOD, end)
+        _set(sql, position, CYCLE_CLOSE, pid, "", end)
+        _set(sql, position, ALERTS, pid, PERIOD, end)
         return True
     if isinstance(event, _CARD_EVENTS):
-        _check(sql, str(event.originator_id), event.timestamp)
+        _check(sql, position, str(event.originator_id), event.timestamp)
         return True
     if isinstance(event, Invoice.Event):
-        return _invoice(sql, event)
+        return _invoice(sql, position, event)
     if isinstance(event, Line.Event):
-        return _line(sql, event)
+        return _line(sql, position, event)
     return False
 
 
-def _invoice(sql: Sql, event: Any) -> bool:
+def _invoice(sql: Sql, position: int, event: Any) -> bool:
     invoice = aggregate_states.load(sql, Invoice, str(event.originator_id))
     if invoice is None:
         return False
     pid = str(invoice.partner_id)
     if isinstance(event, Invoice.Issued):
         _, end = next_period(_utc(event.period_start))
-        _not_before(sql, CYCLE_CLOSE, pid, "", end)
-        _not_before(sql, ALERTS, pid, PERIOD, end)
+        _not_before(sql, position, CYCLE_CLOSE, pid, "", end)
+        _not_before(sql, position, ALERTS, pid, PERIOD, end)
         # The period turned: the card's next billing date moved (checked at this midnight,
         # after the cycle close, as the daily job did).
-        _check(sql, pid, event.timestamp)
+        _check(sql, position, pid, event.timestamp)
     if isinstance(event, _INVOICE_ALERTING):
-        _check(sql, pid, event.timestamp)
+        _check(sql, position, pid, event.timestamp)
     # Dunning has work for the invoice while a charge is owed or an attempt is open.
     due: datetime | None = None
     if invoice.status in (OPEN, PAST_DUE):
@@ -147,11 +165,11 @@ def _invoice(sql: Sql, event: Any) -> bool:
     if due is None:
         _drop(sql, DUNNING, pid, str(invoice.id))
     else:
-        _set(sql, DUNNING, pid, str(invoice.id), due)
+        _set(sql, position, DUNNING, pid, str(invoice.id), due)
     return True
 
 
-def _line(sql: Sql, event: Any) -> bool:
+def _line(sql: Sql, position: int, event: Any) -> bool:
     line_id = str(event.originator_id)
     row = sql.one("SELECT partner_id, status, flagged_at, available_since FROM v_lines "
                   "WHERE id = ?", line_id)
@@ -160,14 +178,15 @@ def _line(sql: Sql, event: Any) -> bool:
     pid, subject = row["partner_id"], f"line:{line_id}"
     # The alert is due once the duration is over: strictly after flagged_at + 7 days.
     if row["status"] == FLAGGED and row["flagged_at"]:
-        _set(sql, ALERTS, pid, subject, day_after(from_stored(row["flagged_at"]) + FLAGGED_FOR))
+        _set(sql, position, ALERTS, pid, subject,
+             day_after(from_stored(row["flagged_at"]) + FLAGGED_FOR))
     elif row["status"] == AVAILABLE and row["available_since"]:
-        _set(sql, ALERTS, pid, subject,
+        _set(sql, position, ALERTS, pid, subject,
              day_after(from_stored(row["available_since"]) + IDLE_FOR))
     else:
         _drop(sql, ALERTS, pid, subject)
     if not isinstance(event, Line.Provisioned):
-        _check(sql, pid, event.timestamp)  # an alert on the line may have ended
+        _check(sql, position, pid, event.timestamp)  # an alert on the line may have ended
     return True
 
 
@@ -175,30 +194,33 @@ def _line(sql: Sql, event: Any) -> bool:
 
 
 def earliest(sql: Sql) -> dict[str, datetime]:
-    """Each kind's earliest due time."""
+    """Each kind's earliest due time among the timers still to run."""
     return {r["kind"]: from_stored(r["due"]) for r in sql.all(
-        "SELECT kind, MIN(due_at) AS due FROM v_timers GROUP BY kind")}
+        f"SELECT t.kind AS kind, MIN(t.due_at) AS due {_PENDING} GROUP BY t.kind")}
 
 
 def due(sql: Sql, *, kind: str, at: datetime) -> list[Timer]:
-    """The kind's timers due at or before `at`, in time then partner order."""
+    """The kind's timers still to run, due at or before `at`, in time then partner order."""
     return [Timer(r["kind"], r["partner_id"], r["subject"], from_stored(r["due_at"]))
-            for r in sql.all("SELECT kind, partner_id, subject, due_at FROM v_timers "
-                             "WHERE kind = ? AND due_at <= ? ORDER BY due_at, partner_id, "
-                             "subject", kind, stored(at))]
+            for r in sql.all(f"SELECT t.kind AS kind, t.partner_id AS partner_id, "
+                             f"t.subject AS subject, t.due_at AS due_at {_PENDING} "
+                             "AND t.kind = ? AND t.due_at <= ? ORDER BY t.due_at, "
+                             "t.partner_id, t.subject", kind, stored(at))]
 
 
-def fired(sql: Sql, *, kind: str, partner_ids: list[str], at: datetime) -> None:
-    """Deletes the partners' one-shot timers of `kind` due at or before `at` (their check
-    ran); state timers stay until an event moves them."""
-    if kind not in ONE_SHOT:
-        return
-    for pid in partner_ids:
-        sql.run("DELETE FROM v_timers WHERE kind = ? AND partner_id = ? AND due_at <= ?",
-                kind, pid, stored(at))
+def fired(sql: Sql, timers: list[Timer], *, seen: int) -> None:
+    """Notes the one-shot timers that ran having seen the log up to position `seen` (done
+    until an event sets them again); state timers stay due until an event moves them."""
+    for timer in timers:
+        if timer.kind in ONE_SHOT:
+            sql.run("INSERT INTO s_timers_done (kind, partner_id, subject, due_at, position) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, partner_id, subject) DO UPDATE "
+                    "SET due_at = excluded.due_at, position = excluded.position", timer.kind,
+                    timer.partner_id, timer.subject, stored(timer.due_at), seen)
 
 
 def listing(sql: Sql, *, offset: int, limit: int) -> list[dict[str, Any]]:
     """The next due timers, one per (kind, partner, time), earliest first."""
-    return sql.all("SELECT DISTINCT kind, partner_id, due_at FROM v_timers "
-                   "ORDER BY due_at, kind, partner_id LIMIT ? OFFSET ?", limit, offset)
+    return sql.all(f"SELECT DISTINCT t.kind AS kind, t.partner_id AS partner_id, "
+                   f"t.due_at AS due_at {_PENDING} ORDER BY t.due_at, t.kind, t.partner_id "
+                   "LIMIT ? OFFSET ?", limit, offset)

@@ -20,6 +20,7 @@ timers other processes added.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -81,6 +82,7 @@ class Scheduler:
         self.jobs: list[Job] = []
         self._background: BackgroundScheduler | None = None
         self._cursors: dict[str, datetime] = {}
+        self._running = threading.Lock()  # the poll and the wake-up never run at once
 
     def add(self, job: Job) -> None:
         self.jobs.append(job)
@@ -98,10 +100,14 @@ class Scheduler:
                 return
             log.info("running job %s at %s for %d timers", job.name, at.isoformat(),
                      len(timers))
+            seen = job.read_model.position()  # what the run sees, at least
             recorded, failed = job.run(at, timers)
-            done = sorted({t.partner_id for t in timers} - {str(p) for p in failed})
-            with job.read_model.writing() as sql:
-                view.fired(sql, kind=job.kind, partner_ids=done, at=at)
+            # A failed partner's one-shot timers stay due: the next firing runs them.
+            done = [t for t in timers if UUID(t.partner_id) not in failed
+                    and t.kind in view.ONE_SHOT]
+            if done:
+                with job.read_model.writing() as sql:
+                    view.fired(sql, done, seen=seen)
         except Exception as error:  # logged; the next firing retries
             log.error("job %s failed at %s: %s", job.name, at.isoformat(), error,
                       exc_info=error)
@@ -177,11 +183,22 @@ class Scheduler:
 
     # -- the system clock ------------------------------------------------------------------
 
+    def resume_from(self, at: datetime) -> None:
+        """Takes `at` as the instant every job last ran (system clock): a timer due after
+        it runs at its own time, one due at or before it at its job's next firing."""
+        self._cursors = {job.name: at for job in self.jobs}
+
     def run_due(self) -> Pass:
-        """Runs what fell due up to now (system clock); then sets the wake-up for the next
-        due timer."""
-        now = self.clock.now()
-        passed = self._walk(start=now, until=now, move=lambda _at: None)
+        """Runs what fell due up to now (system clock), each job at the instant its timers
+        fell due; then sets the wake-up for the next due timer. A run already under way
+        (the poll met the wake-up) is left to finish: it sets the next wake-up itself."""
+        if not self._running.acquire(blocking=False):
+            return Pass()
+        try:
+            now = self.clock.now()
+            passed = self._walk(start=now, until=now, move=lambda _at: None)
+        finally:
+            self._running.release()
         self._wake_at_next()
         return passed
 
@@ -211,8 +228,7 @@ class Scheduler:
         """Starts APScheduler in the background (system clock only)."""
         if self.clock.manual or self._background is not None:
             return
-        now = self.clock.now()
-        self._cursors = {job.name: now for job in self.jobs}
+        self.resume_from(self.clock.now())
         background = BackgroundScheduler(timezone="UTC")
         # Picks up events and timers recorded by other processes, so their policies,
         # views and timers run.

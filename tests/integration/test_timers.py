@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregates.base import Actor
-from projections.times import from_stored
+from projections import timers as timers_view
+from projections.times import stored
 from service.bootstrap import Ledger
 from tests.conftest import START, start_ledger
 from tests.integration.cron_walk import cron_walk
@@ -168,7 +169,10 @@ histories = st.builds(
                                 st.sampled_from([None, "ok", "decline", "expiring"])),
                       min_size=1, max_size=2),
     steps=st.lists(st.builds(Step, action=st.sampled_from(ACTIONS),
-                             partner=st.integers(0, 1), hours=st.integers(1, 24 * 10)),
+                             partner=st.integers(0, 1),
+                             # whole days too: commands right after a midnight's jobs
+                             hours=st.one_of(st.integers(1, 24 * 10),
+                                             st.integers(1, 10).map(lambda d: 24 * d))),
                    min_size=1, max_size=4),
 )
 
@@ -193,11 +197,21 @@ FIXED = History(
 )
 
 
+# Commands at exactly midnight, after that midnight's jobs ran: the cron walk saw them
+# at the next midnight; the timers they set must wait for it too.
+MIDNIGHT = History(
+    partners=[(1, "decline")],
+    steps=[Step("flag", 0, 24 * 8 + 10), Step("card_ok", 0, 14), Step("unflag", 0, 24 * 2),
+           Step("pool", 0, 24 * 31), Step("assign", 0, 24 * 2), Step("pay", 0, 24)],
+)
+HISTORIES = {"fixed": FIXED, "midnight": MIDNIGHT}
+
+
 @functools.cache
-def walked_fixed() -> tuple[list[str], list[list[tuple[str, int, str, str]]]]:
-    """The oracle's answer for FIXED, walked once for both backends' tests."""
-    with sqlite_ledger() as walked:
-        outcomes, world = play(walked, FIXED, cron_walk)
+def walked(name: str) -> tuple[list[str], list[list[tuple[str, int, str, str]]]]:
+    """The oracle's answer for a named history, walked once for both backends' tests."""
+    with sqlite_ledger() as ledger:
+        outcomes, world = play(ledger, HISTORIES[name], cron_walk)
         return outcomes, world.log()
 
 
@@ -206,28 +220,57 @@ def test_a_history_that_meets_every_timer_matches_the_cron_walk(ledger: Ledger) 
     timed_outcomes, timed_world = play(ledger, FIXED, by_timers)
     timed_log = timed_world.log()
 
-    assert (timed_outcomes, timed_log) == walked_fixed()
+    assert (timed_outcomes, timed_log) == walked("fixed")
     events = {event for partner in timed_log for _, _, event, _ in partner}
     assert {"Invoice.PaymentFailed", "Invoice.PaymentSucceeded", "PartnerAlerts.AlertRaised",
             "PartnerAlerts.AlertResolved", "Line.Flagged", "Line.Unassigned"} <= events
 
 
-def future_timers(ledger: Ledger) -> list[tuple[str, str, str, datetime]]:
-    now = ledger.clock.now()
+def test_commands_at_midnight_after_its_jobs_are_seen_at_the_next_one(ledger: Ledger) -> None:
+    timed_outcomes, timed_world = play(ledger, MIDNIGHT, by_timers)
+    timed_log = timed_world.log()
+
+    assert (timed_outcomes, timed_log) == walked("midnight")
+    resolved = [at for _, _, event, at in timed_log[0] if event == "PartnerAlerts.AlertResolved"]
+    # The card's check ran at 01-10's midnight; the unflag came right after it.
+    assert resolved[0].startswith("2026-01-11T00:00:00")
+
+
+def all_timers(ledger: Ledger) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The view's rows and the pending list the scheduler and the API read."""
     with ledger.read_model.reading() as sql:
-        rows = sql.all("SELECT kind, partner_id, subject, due_at FROM v_timers")
-    return sorted((r["kind"], r["partner_id"], r["subject"], r["due_at"]) for r in rows
-                  if from_stored(r["due_at"]) > now)
+        rows = sql.all("SELECT * FROM v_timers ORDER BY kind, partner_id, subject")
+    return rows, ledger.read_model.read(timers_view.listing, offset=0, limit=1000)
 
 
 def test_a_rebuild_of_the_timers_view_gives_the_same_timers(ledger: Ledger) -> None:
     play(ledger, FIXED, by_timers)
-    live = future_timers(ledger)
-    assert {kind for kind, *_ in live} == {"cycle_close", "alerts"}
+    live = all_timers(ledger)
+    now = stored(ledger.clock.now())
+    assert {r["kind"] for r in live[1]} == {"cycle_close", "alerts"}
+    assert all(r["due_at"] > now for r in live[1])  # what ran is not listed again
 
     ledger.processor.rebuild()
 
-    assert future_timers(ledger) == live
+    assert all_timers(ledger) == live
+
+
+def test_the_system_clock_runs_what_fell_due_at_its_own_instants(ledger: Ledger) -> None:
+    pid = ledger.app.create_partner(name="Due", currency="USD", billing_anchor_day=1,
+                                    pricing={"structure": "standard", "unit_amount": 3000},
+                                    actor=OPS).id
+    ledger.caught_up()
+    ledger.scheduler.resume_from(START)
+    ledger.clock.set(START + timedelta(days=40))  # type: ignore[attr-defined]
+
+    passed = ledger.scheduler.run_due()
+
+    assert ("cycle_close", str(pid), START + timedelta(days=31)) in {
+        (f.kind, f.partner_id, f.at) for f in passed.fired}
+    assert ledger.scheduler.run_due().fired == []  # nothing runs twice
+    with ledger.read_model.reading() as sql:
+        assert sql.scalar("SELECT COUNT(*) FROM v_invoices WHERE partner_id = ?",
+                          str(pid)) == 1
 
 
 def test_an_empty_ledger_moved_ten_years_runs_no_job(ledger: Ledger) -> None:
