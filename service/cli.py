@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -37,23 +38,45 @@ def serve(
     """Serve the HTTP API (settings from PORTAL_* environment variables)."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _quiet_logging()
     settings = read_settings()
     if workers > 1 and not settings.is_postgres:
         console.print("[red]--workers > 1 needs PostgreSQL (PORTAL_DATABASE_URL)[/red]")
         sys.exit(2)
+    token_note = ""
     if settings.admin_token is None:
         # Every worker must accept the same token: generate it once, here.
         os.environ["PORTAL_ADMIN_TOKEN"] = secrets.token_urlsafe(32)
-        console.print("[bold]Platform admin token (development only; set PORTAL_ADMIN_TOKEN "
-                      "in production):[/bold]")
-        print(os.environ["PORTAL_ADMIN_TOKEN"], flush=True)
-    console.print(f"Database: {described(settings)}  clock: {settings.clock}  "
-                  f"workers: {workers}  partitions: {settings.partitions}", markup=False)
+        token_note = (f" · admin token {os.environ['PORTAL_ADMIN_TOKEN']} (development only, "
+                      f"also in {_save_token(settings.admin_token_file)}; set "
+                      f"PORTAL_ADMIN_TOKEN in production)")
     build_cluster(Settings()).close()  # create the tables once, before the workers race to
-    listener = _listening_socket(host or settings.host, port or settings.port)
+    address = (host or settings.host, port or settings.port)
+    listener = _listening_socket(*address)
+    shown = f"[{address[0]}]" if ":" in address[0] else address[0]
+    print(f"Partner Ledger on http://{shown}:{listener.getsockname()[1]}/ · database "
+          f"{described(settings)} · clock {settings.clock} · {workers} worker(s){token_note}",
+          file=sys.stderr, flush=True)
     uvicorn.run("service.api.main:app_from_environment", factory=True, fd=listener.fileno(),
-                workers=workers, log_level="info")
+                workers=workers, log_level="warning")
+
+
+def _quiet_logging() -> None:
+    """Warnings and errors only: start-up says where it listens in one line, not in the
+    scheduler's and the server's dozen lines of notes."""
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _save_token(path: str) -> str:
+    """Writes the generated admin token where only this user can read it."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(os.environ["PORTAL_ADMIN_TOKEN"] + "\n")
+    return str(target)
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

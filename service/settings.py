@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     admin_token: str | None = None
+    # Where `ledger serve` keeps the token it generates when PORTAL_ADMIN_TOKEN is unset
+    # (development only), so a shell can read it: ADMIN=$(cat var/admin-token).
+    admin_token_file: str = "var/admin-token"
     clock: Literal["system", "manual"] = "system"
     # Where a manual clock starts on a new database (default: the system time then).
     clock_start: datetime | None = None

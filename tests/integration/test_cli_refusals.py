@@ -128,7 +128,7 @@ def test_no_command_shows_the_database_password(
     results = [cli_env.invoke(app, command) for command in commands]
 
     assert [r.exit_code for r in results] == [0] * len(commands), [r.output for r in results]
-    assert "Database: " in results[-1].stderr  # serve says where, masked
+    assert " · database " in results[-1].stderr  # serve says where, masked
     if password:  # PostgreSQL
         assert f"{urlparse(database_url).username}:***@" in results[-1].stderr
         for result in results:
