@@ -112,10 +112,10 @@ class Scheduler:
             log.error("job %s failed at %s: %s", job.name, at.isoformat(), error,
                       exc_info=error)
             return
-        seen: set[tuple[str, str]] = set()
+        named: set[str] = set()  # one entry per partner, however many of its timers ran
         for timer in timers:
-            if (timer.kind, timer.partner_id) not in seen:
-                seen.add((timer.kind, timer.partner_id))
+            if timer.partner_id not in named:
+                named.add(timer.partner_id)
                 passed.fired.append(Fired(job.name, timer.kind, timer.partner_id, at))
         if recorded:
             passed.ran.append((job.name, at))

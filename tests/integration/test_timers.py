@@ -131,17 +131,21 @@ class World:
 
 
 def play(ledger: Ledger, history: History,
-         advance: Callable[[Ledger, datetime], object]) -> tuple[list[str], World]:
+         advance: Callable[[Ledger, datetime], list[tuple[str, datetime]]]
+         ) -> tuple[list[str], World]:
+    """Plays the history; the outcomes are each command's and the (job, time) firings of
+    cycle close and dunning that recorded something, in order."""
     world = World(ledger, history)
     outcomes = []
     for step in history.steps:
         outcomes.append(world.act(step))
-        advance(ledger, ledger.clock.now() + timedelta(hours=step.hours))
+        ran = advance(ledger, ledger.clock.now() + timedelta(hours=step.hours))
+        outcomes += [f"{job}@{at.isoformat()}" for job, at in ran if job != "alerts"]
     return outcomes, world
 
 
-def by_timers(ledger: Ledger, to: datetime) -> None:
-    ledger.scheduler.advance(to)
+def by_timers(ledger: Ledger, to: datetime) -> list[tuple[str, datetime]]:
+    return ledger.scheduler.advance(to)
 
 
 @contextmanager
