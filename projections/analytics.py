@@ -38,6 +38,9 @@ DDL = (
 )
 BUCKETS = ("hour", "day", "week")
 MAX_BUCKETS = 5_000
+# The longest window one read sums over: a read costs what its window holds, so no read
+# walks a partner's whole usage history (see the analytics routes for the defaults).
+MAX_WINDOW = timedelta(days=366)
 _COLUMNS = ("line_id, hour, position, partner_id, sub_account_id, recorded_at, "
             + ", ".join(FIGURES))
 _INSERT_ROW = f"INSERT INTO v_usage ({_COLUMNS}) VALUES ({', '.join('?' * 11)})"
@@ -123,19 +126,25 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
 @dataclass(frozen=True)
 class Window:
     """Which usage a read sums: a partner's, in [since, until), optionally one
-    sub-account's, as recorded up to a log position (`as_of`; None: all of it)."""
+    sub-account's, as recorded up to a log position (`as_of`; None: all of it). `floor`
+    bounds a window given without `since`: no usage before it is read, and the series
+    still starts at the first bucket with usage."""
 
     partner_id: str
     since: datetime | None = None
     until: datetime | None = None
     sub_account_id: str | None = None
     as_of: int | None = None
+    floor: datetime | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         clauses, params = ["partner_id = ?"], [self.partner_id]
         if self.since is not None:
             clauses.append("hour >= ?")
             params.append(stored(self.since))
+        elif self.floor is not None:
+            clauses.append("hour >= ?")
+            params.append(stored(self.floor))
         if self.until is not None:
             clauses.append("hour < ?")
             params.append(stored(self.until))

@@ -17,7 +17,6 @@ import json
 import sqlite3
 import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from projections.times import from_stored, stored
 REPLICA_VIEWS = (sub_accounts, lines, line_day_counts, aggregate_states)
 CHECKPOINTED_TABLES = tuple(t for v in REPLICA_VIEWS for t in v.TABLES if t != "v_placements")
 CHECKPOINT_EVERY = 5000
+MAX_POSITION = 2**63 - 1  # positions are BIGINTs
 DDL = (
     "CREATE TABLE IF NOT EXISTS v_checkpoints (partner_id TEXT NOT NULL, "
     "position BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (partner_id, position))",
@@ -51,8 +51,13 @@ class AsOfError(InvalidInput):
 
 @dataclass(frozen=True)
 class Moment:
+    """What an `as_of` value names: the log position (the last event at or before it,
+    clamped to the end of the log), the time the reads take as `now`, and, when a partner
+    was named, that partner's last event at or before the position: the replica's key."""
+
     position: int
     at: datetime
+    partner_position: int | None = None
 
 
 def parse(value: str) -> tuple[str, int | datetime]:
@@ -71,19 +76,42 @@ def parse(value: str) -> tuple[str, int | datetime]:
     return "time", at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def resolve(sql: Sql, value: str, *, now: datetime) -> Moment:
-    """The log position and time an `as_of` value names."""
+def resolve(sql: Sql, value: str, *, now: datetime, partner_id: str | None = None) -> Moment:
+    """The log position and time an `as_of` value names, in one round trip.
+
+    A time names the last event at or before it (found backwards along the time index:
+    events are recorded in time order, so the latest time is the latest position); a
+    position names the last event at or before it, so any position past the end of the
+    log names the end. With `partner_id`, also that partner's last event at or before the
+    position: a partner's views change only with its own events, so every `as_of` between
+    two of its events reads the same replica."""
     kind, target = parse(value)
     if kind == "position":
         assert isinstance(target, int)
-        row = sql.one("SELECT position, occurred_at FROM v_audit WHERE position <= ? "
-                      "ORDER BY position DESC LIMIT 1", target)
-        at = from_stored(row["occurred_at"]) if row else now
-        return Moment(position=target, at=min(at, now) if row else now)
-    assert isinstance(target, datetime)
-    position = sql.scalar("SELECT MAX(position) FROM v_audit WHERE occurred_at <= ?",
-                          stored(target))
-    return Moment(position=int(position or 0), at=target)
+        # Past BIGINT's range the driver would refuse the number; it is past the end anyway.
+        anchor = ("SELECT position, occurred_at FROM v_audit WHERE position <= ? "
+                  "ORDER BY position DESC LIMIT 1")
+        bound: Any = min(target, MAX_POSITION)
+    else:
+        assert isinstance(target, datetime)
+        anchor = ("SELECT position, occurred_at FROM v_audit WHERE occurred_at <= ? "
+                  "ORDER BY occurred_at DESC, position DESC LIMIT 1")
+        bound = stored(target)
+    partner = ("(SELECT p.position FROM v_audit p WHERE p.partner_id = ? AND "
+               "p.position <= g.position ORDER BY p.position DESC LIMIT 1)"
+               if partner_id is not None else "NULL")
+    params = [partner_id] if partner_id is not None else []
+    row = sql.one(f"SELECT g.position, g.occurred_at, {partner} AS partner_position "
+                  f"FROM ({anchor}) AS g", *params, bound)
+    position = int(row["position"]) if row else 0
+    mine = int(row["partner_position"] or 0) if row else 0
+    if kind == "time":
+        assert isinstance(target, datetime)
+        at = target
+    else:
+        at = min(from_stored(row["occurred_at"]), now) if row else now
+    return Moment(position=position, at=at,
+                  partner_position=mine if partner_id is not None else None)
 
 
 # -- checkpoints (written inside the read model's view transaction) -----------------------
@@ -116,8 +144,8 @@ def checkpoint(sql: Sql, *, partner_id: str, position: int) -> None:
 class Replica:
     """One partner's views at one log position, in an in-memory SQLite database."""
 
-    def __init__(self, moment: Moment) -> None:
-        self.moment = moment
+    def __init__(self, position: int) -> None:
+        self.position = position
         self._conn = sqlite3.connect(":memory:", check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.Lock()
@@ -144,49 +172,34 @@ class Replica:
         with self._lock:
             return query(Sql(self._conn.cursor(), postgres=False), **kwargs)
 
+    def size_bytes(self) -> int:
+        """The database's pages: what the cache counts against its memory cap (SQLite's
+        own overhead per connection, a few hundred KiB at most, comes on top)."""
+        with self._lock:
+            pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+            size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        return int(pages) * int(size)
+
 
 EventFetcher = Callable[[list[int]], list[tuple[int, Any]]]
 
 
-def build_replica(sql: Sql, *, partner_id: str, moment: Moment,
+def build_replica(sql: Sql, *, partner_id: str, position: int,
                   fetch: EventFetcher) -> Replica:
-    replica = Replica(moment)
+    """The partner's views at `position`: its nearest checkpoint at or before it, plus its
+    events after the checkpoint (at most `CHECKPOINT_EVERY` of them)."""
+    replica = Replica(position)
     row = sql.one("SELECT position, data FROM v_checkpoints WHERE partner_id = ? AND "
-                  "position <= ? ORDER BY position DESC LIMIT 1", partner_id, moment.position)
+                  "position <= ? ORDER BY position DESC LIMIT 1", partner_id, position)
     start = 0
     if row:
         replica.load(json.loads(zlib.decompress(bytes.fromhex(row["data"]))))
         start = int(row["position"])
     positions = [r["position"] for r in sql.all(
         "SELECT position FROM v_audit WHERE partner_id = ? AND position > ? AND position <= ? "
-        "ORDER BY position", partner_id, start, moment.position)]
+        "ORDER BY position", partner_id, start, position)]
     replica.apply(fetch(positions))
     return replica
-
-
-class ReplicaCache:
-    """The few replicas last asked for: a portal page reads several views as of one time."""
-
-    def __init__(self, size: int = 8) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[str, int], Replica] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, partner_id: str, moment: Moment,
-            build: Callable[[], Replica]) -> Replica:
-        key = (partner_id, moment.position)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                replica = self._items[key]
-                if replica.moment.at == moment.at:
-                    return replica
-        replica = build()
-        with self._lock:
-            self._items[key] = replica
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return replica
 
 
 def notification_from_row(row: dict[str, Any]) -> Notification:

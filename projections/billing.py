@@ -12,13 +12,13 @@ from uuid import UUID
 from aggregates.charges import billing_period
 from aggregates.invoice import PAST_DUE, Invoice
 from aggregates.invoice_draft import Draft, draft_invoice
-from aggregates.line_days import line_day_buckets
+from aggregates.line_days import Placement, line_day_buckets
 from aggregates.partner import Partner, card_expired
 from projections import aggregate_states, line_day_counts
 from projections.audit import audit_item
 from projections.events import uuid_text
 from projections.sql import Sql
-from projections.times import api_time, stored
+from projections.times import api_time, from_stored, stored
 
 OUTSTANDING = ("open", PAST_DUE)
 
@@ -185,9 +185,55 @@ def get_invoice(sql: Sql, *, partner_id: str, invoice_id: str) -> Invoice | None
     return invoice if invoice is not None and str(invoice.partner_id) == partner_id else None
 
 
-def explain_item(sql: Sql, *, invoice: Invoice, index: int) -> dict[str, Any] | None:
-    """Why item `index` costs what it does: the events that placed lines in its bucket
-    during the period, and the day-by-day arithmetic."""
+def _period_placements(sql: Sql, *, partner_id: str, bucket: str | None, start: datetime,
+                       end: datetime) -> tuple[dict[str, tuple[list[Placement],
+                                                               datetime | None]],
+                                               dict[str, list[int]]]:
+    """The placements and deletion up to `end` of each line ever placed in `bucket` before
+    `end` (no other line can count in it), and the log positions of its placement events
+    within [start, end). Narrow rows of the placements view only; the events' data is read
+    for one page of positions at a time."""
+    histories: dict[str, tuple[list[Placement], datetime | None]] = {}
+    in_period: dict[str, list[int]] = {}
+    start_text, end_text = stored(start), stored(end)
+    for row in sql.all("SELECT position, line_id, at, kind, bucket FROM v_placements "
+                       "WHERE partner_id = ? AND at < ? AND line_id IN (SELECT line_id FROM "
+                       "v_placements WHERE partner_id = ? AND at < ? AND bucket = ?) "
+                       "ORDER BY position", partner_id, end_text, partner_id, end_text,
+                       bucket or line_day_counts.UNASSIGNED):
+        line_id = row["line_id"]
+        history, deleted_at = histories.get(line_id, ([], None))
+        at = from_stored(row["at"])
+        if row["kind"] == "deleted":
+            deleted_at = at
+        else:
+            history.append(Placement(at=at, bucket=row["bucket"] or None))
+        histories[line_id] = (history, deleted_at)
+        if row["at"] >= start_text:
+            in_period.setdefault(line_id, []).append(int(row["position"]))
+    return histories, in_period
+
+
+def _pricing_events(sql: Sql, *, partner_id: str, start: datetime,
+                    end: datetime) -> list[dict[str, Any]]:
+    """The pricing in effect when the period began (the last change recorded before it)
+    and the changes recorded during it."""
+    kinds = "('Partner.Created', 'Partner.PricingChanged')"
+    before = sql.all(f"SELECT * FROM v_audit WHERE entity_id = ? AND event_type IN {kinds} "
+                     "AND occurred_at < ? ORDER BY position DESC LIMIT 1", partner_id,
+                     stored(start))
+    during = sql.all(f"SELECT * FROM v_audit WHERE entity_id = ? AND event_type IN {kinds} "
+                     "AND occurred_at >= ? AND occurred_at < ? ORDER BY position", partner_id,
+                     stored(start), stored(end))
+    return [audit_item(row) for row in (*before, *during)]
+
+
+def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int = 0,
+                 limit: int = 50) -> dict[str, Any] | None:
+    """Why item `index` costs what it does: the day-by-day arithmetic of the whole period,
+    the lines that counted in its bucket, and a page of the events within the period that
+    placed those lines (in log order, after `after_position`, at most `limit`), with the
+    cursor position of the next page (None on the last)."""
     if not 0 <= index < len(invoice.items):
         return None
     item = invoice.items[index]
@@ -196,25 +242,27 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int) -> dict[str, Any] | 
     partner = _partner(sql, pid)
     start, end = invoice.period_start, invoice.period_end
     counts = line_day_counts.day_counts(sql, partner_id=pid, start=start.date(), end=end.date())
-    draft = period_draft(sql, partner, start=start, end=end, credit_balance=0)
-    histories = line_day_counts.placements(sql, partner_id=pid, until=end)
+    draft = draft_invoice(
+        counts=counts, days_in_period=(end - start).days, pricing=partner.pricing_at(start),
+        names=sub_account_names(sql, pid), discounts=partner.active_discounts(),
+        credit_balance=0)
+    histories, in_period = _period_placements(sql, partner_id=pid, bucket=bucket,
+                                              start=start, end=end)
     contributing: dict[str, int] = {}
     for line_id, (history, deleted_at) in histories.items():
-        days = line_day_buckets(placements=[p for _, p in history], deleted_at=deleted_at,
+        days = line_day_buckets(placements=history, deleted_at=deleted_at,
                                 period_start=start.date(), period_end=end.date())
         n = sum(1 for b in days.values() if b == bucket)
         if n:
             contributing[line_id] = n
-    events = [
-        audit_item(row) for row in sql.all(
-            "SELECT a.* FROM v_audit a JOIN v_placements p ON p.position = a.position "
-            "WHERE p.partner_id = ? AND p.at < ? ORDER BY a.position", pid, stored(end))
-        if row["entity_id"] in contributing
-    ]
-    pricing_events = [audit_item(row) for row in sql.all(
-        "SELECT * FROM v_audit WHERE entity_id = ? AND event_type IN "
-        "('Partner.Created', 'Partner.PricingChanged') AND occurred_at < ? ORDER BY position",
-        pid, stored(end))]
+    positions = sorted(p for line_id in contributing for p in in_period.get(line_id, ()))
+    page = [p for p in positions if p > after_position][:limit + 1]
+    more = len(page) > limit
+    page = page[:limit]
+    marks = ", ".join("?" for _ in page)
+    events = [audit_item(row) for row in sql.all(
+        f"SELECT * FROM v_audit WHERE position IN ({marks}) ORDER BY position", *page)
+    ] if page else []
     days = [
         {"day": day.day.isoformat(), "lines_total": day.lines,
          "monthly_price_of_all_lines": day.price, "day_amount": str(day.amount),
@@ -234,5 +282,7 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int) -> dict[str, Any] | 
         "lines": [{"line_id": k, "line_days": v} for k, v in sorted(contributing.items())],
         "days": days,
         "events": events,
-        "pricing_events": pricing_events,
+        "events_total": len(positions),
+        "next_position": page[-1] if more else None,
+        "pricing_events": _pricing_events(sql, partner_id=pid, start=start, end=end),
     }

@@ -22,9 +22,9 @@ from aggregates.payments import SimulatedGateway
 from aggregates.usage import FlagThresholds
 from policies import alerts as alerts_job
 from policies import auto_flag, auto_pause, cycle_close, dunning
-from projections.as_of import ReplicaCache
 from projections.inline import InlinePostgresRecorder, InlineSQLiteRecorder, InlineViews
 from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
+from projections.replica_cache import ReplicaCache
 from service.alerts import Alerts
 from service.application import LedgerApplication
 from service.billing import Billing
@@ -131,11 +131,18 @@ def _clock(read_model: ReadModel, settings: Settings) -> Clock:
     return _manual_clock(read_model, settings) if settings.clock == "manual" else SystemClock()
 
 
+def replica_cache(settings: Settings) -> ReplicaCache:
+    return ReplicaCache(per_partner=settings.as_of_replicas_per_partner,
+                        total=settings.as_of_replicas,
+                        memory_bytes=settings.as_of_replica_memory_mb * 2**20)
+
+
 def build_partition(settings: Settings, *, clock: Clock | None = None,
                     scheduler: Scheduler | None = None, job_suffix: str = "",
-                    partition: int = 0) -> Ledger:
+                    partition: int = 0, replicas: ReplicaCache | None = None) -> Ledger:
     """One event store with its views and policies. A partitioned deployment shares one
-    clock and one scheduler between its partitions; each partition adds its jobs to it."""
+    clock, one scheduler and one as-of replica cache (its caps are the process's) between
+    its partitions; each partition adds its jobs to the scheduler."""
     env = _env(settings)
     if settings.is_postgres:
         _ensure_database(settings)
@@ -183,7 +190,8 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
                     processor=processor, scheduler=scheduler, billing=billing,
                     usage=usage, alerts=alerts, admin_token=admin_token,
-                    key_use=KeyUse(read_model=read_model, clock=clock))
+                    key_use=KeyUse(read_model=read_model, clock=clock),
+                    replicas=replicas or replica_cache(settings))
     return ledger
 
 

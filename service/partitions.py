@@ -113,7 +113,7 @@ def build_cluster(settings: Settings | None = None) -> Cluster:
         for index in range(1, settings.partitions):
             ledgers.append(build_partition(settings.partition(index), clock=home.clock,
                                            scheduler=home.scheduler, job_suffix=f"@p{index}",
-                                           partition=index))
+                                           partition=index, replicas=home.replicas))
     for ledger in ledgers[1:]:
         ledger.admin_token = home.admin_token
     cluster = Cluster(settings=settings, ledgers=ledgers, scheduler=home.scheduler)

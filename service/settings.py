@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     autoflag_volume_limit_hits: int = Field(default=10, ge=1)
     autoflag_min_conversations: int = Field(default=20, ge=1)
     autoflag_min_response_rate_percent: Decimal = Field(default=Decimal(5), ge=0, le=100)
+    # As-of replicas kept per process (projections/replica_cache.py): at most this many of
+    # one partner, this many in all, and this many MiB of replica pages in all.
+    as_of_replicas_per_partner: int = Field(default=4, ge=1, le=1000)
+    as_of_replicas: int = Field(default=32, ge=1, le=10_000)
+    as_of_replica_memory_mb: int = Field(default=256, ge=1)
     # How long an `Idempotency-Key`'s answer is kept and replayed (service clock); then
     # the key may be used again and its row is pruned (service/api/idempotency.py).
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 365)

@@ -26,6 +26,7 @@ from service.api.shared_clock import read_shared_clock
 from service.bootstrap import Ledger
 from service.partitions import Cluster
 from service.portal import web as portal
+from service.verify_jobs import VerifyJobs
 
 
 def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> FastAPI:
@@ -43,6 +44,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
             yield
         finally:
             cluster.scheduler.shutdown()
+            verify_jobs.close()  # a running verification stops at its next batch
 
     app = FastAPI(
         title="Partner Ledger",
@@ -55,6 +57,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
         dependencies=[Depends(read_shared_clock)],
     )
     app.state.cluster = cluster
+    app.state.verify_jobs = verify_jobs = VerifyJobs(cluster.ledgers, settings=cluster.settings)
     problems.install(app)
     # The last middleware added runs first: authentication (headers only), then the
     # body's size, type and JSON checks, then the idempotency claim, then the route.

@@ -166,7 +166,7 @@ class Context:
 
     def views(self, as_of: str | None) -> ViewSource:
         """The views to read: live, or as they stood at `as_of`."""
-        return view_source(self.ledger, self.partner_id, as_of)
+        return view_source(self.ledger, self.partner_id, as_of, strict=True)
 
 
 def partner_access(permission: str):

@@ -51,3 +51,18 @@ def provision(portal: Portal, **body: Any) -> dict[str, Any]:
 
 def sub_account(portal: Portal, name: str) -> str:
     return str(portal.ok("POST", "/sub-accounts", json={"name": name}, status=201)["id"])
+
+
+def finished_verification(client: TestClient, headers: dict[str, str]) -> dict[str, Any]:
+    """Starts a verification (or joins the running one), waits for this process's job
+    thread, and answers the job as the poll route gives it once it has ended."""
+    started = client.get("/v1/admin/verify", headers=headers)
+    assert started.status_code == 202, started.text
+    job = started.json()
+    assert started.headers["location"] == f"/v1/admin/verify/{job['id']}"
+    assert client.app.state.verify_jobs.wait(timeout=120)  # type: ignore[attr-defined]
+    polled = client.get(f"/v1/admin/verify/{job['id']}", headers=headers)
+    assert polled.status_code == 200, polled.text
+    finished: dict[str, Any] = polled.json()
+    assert finished["status"] in ("passed", "failed"), finished
+    return finished

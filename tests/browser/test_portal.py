@@ -260,8 +260,10 @@ def test_an_auditor_reads_the_audit_trail_and_verifies_the_log_and_an_invoice(
                                   ':not([data-state="empty"])')
 
     assert portal.page.get_attribute("#verify-result", "data-state") == "ok"
-    report = httpx.get(f"{site.base}/v1/admin/verify",
-                       headers={"Authorization": f"Bearer {site.tokens['auditor']}"}).json()
+    job = portal.page.get_attribute("#verify-result", "data-job")
+    report = httpx.get(f"{site.base}/v1/admin/verify/{job}",
+                       headers={"Authorization": f"Bearer {site.tokens['auditor']}"}
+                       ).json()["result"]
     assert portal.page.inner_text("#verify-result").strip() == (
         f"Verified: {report['invoices_checked']} invoices re-derived from "
         f"{report['events_checked']:,} events, no mismatch, hash chain intact.")

@@ -33,20 +33,37 @@ def _read(ctx: Context, query: Any, /, **kwargs: Any) -> Any:
 
 def _window(ctx: Context, *, since: datetime | None, until: datetime | None,
             sub_account_id: UUID | None, as_of: str | None) -> view.Window:
+    """The window a read sums over, at most `MAX_WINDOW` (366 days) long: `since` and
+    `until` further apart are refused (422); without `since`, the window starts 366 days
+    before `until` (or before the `as_of` moment, or now); with `since` alone, it must lie
+    within 366 days of that moment."""
     since, until = (t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
                     for t in (since, until))
     if since is not None and until is not None and until <= since:
         raise InvalidInput("until must be later than since")
     position = None
+    moment = ctx.ledger.clock.now()
     with ctx.ledger.read_model.reading() as sql:
         if as_of is not None:
-            position = resolve(sql, as_of, now=ctx.ledger.clock.now()).position
+            resolved = resolve(sql, as_of, now=moment)
+            position, moment = resolved.position, resolved.at
         if sub_account_id is not None and not view.sub_account_exists(
                 sql, partner_id=str(ctx.partner_id), sub_account_id=str(sub_account_id)):
             raise NotFound(f"no sub-account {sub_account_id}")
+    end = until if until is not None else moment
+    days = view.MAX_WINDOW.days
+    if since is not None and end - since > view.MAX_WINDOW:
+        raise InvalidInput(f"the window from since to {'until' if until else 'now'} spans "
+                           f"more than {days} days; read at most {days} days at a time")
+    floor = None
+    if since is None:
+        try:
+            floor = end - view.MAX_WINDOW
+        except OverflowError:  # an `until` within 366 days of year 1: nothing lies before
+            floor = None
     return view.Window(partner_id=str(ctx.partner_id), since=since, until=until,
                        sub_account_id=str(sub_account_id) if sub_account_id else None,
-                       as_of=position)
+                       as_of=position, floor=floor)
 
 
 @router.get("/messages")
@@ -58,10 +75,12 @@ def messages(bucket: Bucket = "day", since: Since = None, until: Until = None,
     Answer: `{since, until, sub_account_id, bucket, series: [{start, messages_sent,
     messages_received}], totals: {messages_sent, messages_received}}`. The series holds
     every bucket from `since` (or the first with usage) up to `until` (or the last with
-    usage), empty ones as zeros; at most 5,000 buckets. `sub_account_id` narrows to one
-    sub-account: usage belongs to the sub-account its line was in when the usage was
-    first recorded. `as_of` (ISO time or `position:<n>`) reads the figures as recorded
-    then.
+    usage), empty ones as zeros; at most 5,000 buckets. The window is at most 366 days:
+    without `since` it starts 366 days before `until` (or before the `as_of` moment, or
+    now); a `since` more than 366 days before `until` (or that moment) is refused (422
+    `validation_error`). `sub_account_id` narrows to one sub-account: usage belongs to
+    the sub-account its line was in when the usage was first recorded. `as_of` (ISO time
+    or `position:<n>`) reads the figures as recorded then.
     """
     window = _window(ctx, since=since, until=until, sub_account_id=sub_account_id,
                      as_of=as_of)

@@ -12,7 +12,7 @@ from aggregates.errors import NotFound
 from aggregates.invoice import Invoice
 from projections import billing as view
 from service.api.auth import Context, partner_access
-from service.api.paging import AsOf, PageDep
+from service.api.paging import AsOf, PageDep, encode_cursor
 from service.api.schemas import (
     CreditGrant,
     DiscountCreate,
@@ -154,12 +154,21 @@ def get_invoice(iid: UUID, as_of: AsOf = None,
 
 
 @router.get("/invoices/{iid}/items/{n}/explain")
-def explain_item(iid: UUID, n: int,
+def explain_item(iid: UUID, n: int, page: PageDep,
                  ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
+    """Why item `n` costs what it does, over the invoice's period only: `days` (the
+    per-day arithmetic, one row per day of the period, always whole), `lines` (the lines
+    that counted in the item, with their line-days), `pricing_events` (the pricing in
+    effect when the period began, and changes recorded during it), and a page of `events`:
+    the placements of those lines recorded during the period, in log order, `limit` (50,
+    at most 500) at a time; `events_total` counts them all and `next_cursor` (null on the
+    last page) reads the next page. Every page carries the same fields."""
     invoice = _stored_invoice(ctx, iid)
-    explanation = ctx.ledger.read_model.read(view.explain_item, invoice=invoice, index=n)
+    explanation = ctx.ledger.read_model.read(view.explain_item, invoice=invoice, index=n,
+                                             after_position=page.after, limit=page.limit)
     if explanation is None:
         raise NotFound(f"invoice {invoice.number} has no item {n}")
+    explanation["next_cursor"] = encode_cursor(explanation.pop("next_position"))
     return explanation  # type: ignore[no-any-return]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from aggregates.errors import NotFound
@@ -15,7 +15,7 @@ from service import quarantine
 from service.api.auth import ClusterDep, Context, PlatformContext, partner_access, platform_access
 from service.api.paging import MAX_POSITION, AsOf, PageDep
 from service.api.schemas import ClockMove, UtcDateTime
-from service.verification import verify_all
+from service.verify_jobs import VerifyJobs
 
 router = APIRouter(tags=["operations"])
 
@@ -74,13 +74,39 @@ def list_timers(page: PageDep,
                        page.after + len(shown) if more else None)
 
 
-@router.get("/v1/admin/verify")
-def verify_log(ctx: PlatformContext = platform_access("verify.run")) -> dict[str, Any]:
-    """Re-derives every issued invoice from the log and compares it, item by item and cent
-    by cent, with what was issued and what the views hold; walks the hash chain over the
-    stored log and names the first position where a stored event was changed, removed or
-    reordered. `ok` is true only when nothing differs."""
-    return verify_all(ctx.cluster.ledgers).as_json()
+def _verify_jobs(request: Request) -> VerifyJobs:
+    return request.app.state.verify_jobs  # type: ignore[no-any-return]
+
+
+@router.get("/v1/admin/verify", status_code=202)
+def verify_log(request: Request,
+               ctx: PlatformContext = platform_access("verify.run")) -> JSONResponse:
+    """Starts a verification of the whole log, or answers the one already running: 202
+    with the job `{id, status, started_at, finished_at, progress: {done, total}, result,
+    error}` and `Location: /v1/admin/verify/{id}`, to poll until `status` is no longer
+    `running`. One job runs at a time across every process; a call while it runs answers
+    that job, never a second walk.
+
+    The job re-derives every issued invoice from the log and compares it, item by item and
+    cent by cent, with what was issued and what the views hold, and walks the hash chain
+    over the stored log naming the first position where a stored event was changed,
+    removed or reordered. It ends `passed` (`result.ok` true: nothing differs) or `failed`:
+    with `result` naming what differs, or with `error` when the walk itself stopped."""
+    job = _verify_jobs(request).start()
+    return JSONResponse(job, status_code=202,
+                        headers={"Location": f"/v1/admin/verify/{job['id']}"})
+
+
+@router.get("/v1/admin/verify/{job_id}")
+def verify_job(job_id: UUID, request: Request,
+               ctx: PlatformContext = platform_access("verify.run")) -> dict[str, Any]:
+    """A verification job: `status` is `running`, `passed` or `failed`; `result` is the
+    report `{ok, events_checked, invoices_checked, mismatches, chain}` once it has ended.
+    The last 20 finished jobs are kept."""
+    job = _verify_jobs(request).get(str(job_id))
+    if job is None:
+        raise NotFound(f"no verification job {job_id}")
+    return job
 
 
 @router.post("/v1/admin/projections/rebuild")

@@ -641,8 +641,9 @@
       panel.dataset.state = "loading";
       panel.replaceChildren(h("p", { class: "muted" }, "Loading the explanation…"));
       try {
-        const x = await api(`/invoices/${encodeURIComponent(iid)}/items/${index}/explain`);
-        panel.replaceChildren(explanation(x, cur));
+        const path = `/invoices/${encodeURIComponent(iid)}/items/${index}/explain`;
+        const x = await api(path, { limit: EXPLAIN_EVENTS });
+        panel.replaceChildren(explanation(x, cur, (cursor) => api(path, { limit: EXPLAIN_EVENTS, cursor })));
         panel.dataset.item = String(index);
         panel.dataset.state = "ready";
       } catch (e) {
@@ -686,7 +687,34 @@
       section("Why each item costs what it does", panel));
   }
 
-  function explanation(x, cur) {
+  // The explanation pages the period's events; its arithmetic comes whole with each page.
+  const EXPLAIN_EVENTS = 100;
+
+  function explanation(x, cur, nextPage) {
+    const events = [...x.events];
+    let cursor = x.next_cursor;
+    const holder = h("div", { id: "explain-events-holder" });
+    const heading = h("h4", null);
+    const more = h("button", { type: "button", id: "explain-more", class: "secondary", hidden: !cursor }, "Load more events");
+    const redraw = () => {
+      heading.replaceChildren(`Events that placed those lines during the period (${count(events.length)} of ${count(x.events_total ?? events.length)})`);
+      holder.replaceChildren(table(auditColumns(), events, { id: "explain-events", empty: "No event." }));
+    };
+    more.addEventListener("click", async () => {
+      more.disabled = true;
+      try {
+        const page = await nextPage(cursor);
+        events.push(...page.events);
+        cursor = page.next_cursor;
+        redraw();
+        more.hidden = !cursor;
+      } catch (e) {
+        more.replaceWith(note(problemText(e), "error"));
+      } finally {
+        more.disabled = false;
+      }
+    });
+    redraw();
     return h("div", { class: "explanation" },
       h("h3", null, `${x.item.name}: ${money(x.item.amount, cur)} for ${count(x.item.line_days)} line-days`),
       h("p", { class: "rule", dataset: { rule: "" } }, `Rule: ${x.rule}.`),
@@ -705,8 +733,7 @@
         { key: "line", title: "Line", cell: (l) => l.line_id },
         { key: "line_days", title: "Line-days", num: true, cell: (l) => count(l.line_days) },
       ], x.lines, { id: "explain-lines", empty: "No line." }),
-      h("h4", null, "Events that placed those lines"),
-      table(auditColumns(), x.events, { id: "explain-events", empty: "No event." }));
+      heading, holder, more);
   }
 
   function pricingText(p, cur) {
@@ -917,12 +944,25 @@
       section("Events, in log order", apply, holder, more));
   }
 
+  const VERIFY_POLL_MS = 500;
+
+  // Verification runs as a job on the service (one at a time): start it, or join the one
+  // running, then poll it until it has ended.
   async function runVerify(box, invoice) {
     box.dataset.state = "loading";
     box.replaceChildren(h("p", { class: "muted" }, "Verifying…"));
-    let report;
+    let job;
     try {
-      report = await request("/v1/admin/verify", null, session.token);
+      job = await request("/v1/admin/verify", null, session.token);
+      box.dataset.job = job.id;
+      while (job.status === "running") {
+        const { done, total } = job.progress || {};
+        box.replaceChildren(h("p", { class: "muted" }, total
+          ? `Verifying… ${Math.min(100, Math.floor((100 * done) / total))}% of the log walked.`
+          : "Verifying…"));
+        await new Promise((resolve) => { setTimeout(resolve, VERIFY_POLL_MS); });
+        job = await request(`/v1/admin/verify/${encodeURIComponent(job.id)}`, null, session.token);
+      }
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) {
         signOut("Your API key is no longer accepted (unknown or revoked). Sign in again.");
@@ -934,6 +974,12 @@
       box.dataset.state = "error";
       return;
     }
+    if (!job.result) {
+      box.replaceChildren(note(`The verification stopped before it ended: ${job.error || "no reason given"}.`, "error"));
+      box.dataset.state = "error";
+      return;
+    }
+    const report = job.result;
     const mismatches = invoice
       ? report.mismatches.filter((m) => m.invoice_id === invoice.id) : report.mismatches;
     const ok = invoice ? mismatches.length === 0 && !report.chain : report.ok;
