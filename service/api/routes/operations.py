@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from aggregates.errors import NotFound
-from projections import audit
+from projections import audit, timers
 from projections.times import api_time, stored
 from service import quarantine
 from service.api.auth import ClusterDep, Context, PlatformContext, partner_access, platform_access
@@ -51,9 +51,28 @@ def get_clock(ctx: PlatformContext = platform_access("admin.operate")) -> dict[s
 def move_clock(body: ClockMove,
                ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
     _manual(ctx)
-    ran = ctx.ledger.scheduler.advance(body.now)
+    passed = ctx.ledger.scheduler.advance_pass(body.now)
     return {"now": api_time(ctx.ledger.clock.now()), "mode": "manual",
-            "jobs_run": [{"job": name, "at": api_time(at)} for name, at in ran]}
+            "jobs_run": [{"job": name, "at": api_time(at)} for name, at in passed.ran],
+            "fired": [{"kind": f.kind, "partner_id": f.partner_id, "at": api_time(f.at)}
+                      for f in passed.fired]}
+
+
+@router.get("/v1/admin/timers")
+def list_timers(page: PageDep,
+                ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
+    """The next due timers of every partition, earliest first: what the scheduler runs
+    next (`{kind, partner_id, due_at}`). A timer due before now runs at its job's next
+    firing (its step failed, or it came after its job ran)."""
+    wanted = page.after + page.limit + 1  # offset paging: the cursor counts rows shown
+    rows = sorted((row for ledger in ctx.cluster.ledgers
+                   for row in ledger.read_model.read(timers.listing, offset=0, limit=wanted)),
+                  key=lambda r: (r["due_at"], r["kind"], r["partner_id"]))
+    shown = rows[page.after:page.after + page.limit]
+    more = len(rows) > page.after + page.limit
+    return page.answer([{"kind": r["kind"], "partner_id": r["partner_id"],
+                         "due_at": api_time(r["due_at"])} for r in shown],
+                       page.after + len(shown) if more else None)
 
 
 def _verify_jobs(request: Request) -> VerifyJobs:
