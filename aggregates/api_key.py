@@ -21,6 +21,7 @@ from aggregates.base import (
     LedgerAggregate,
 )
 from aggregates.errors import InvalidInput, InvalidTransition
+from aggregates.text import clean_name
 
 TOKEN_PREFIX = "pl"
 
@@ -72,9 +73,7 @@ class ApiKey(LedgerAggregate):
         allowed = PARTNER_ROLES if partner_id else PLATFORM_ROLES
         if role not in allowed:
             raise InvalidInput(f"role must be one of {', '.join(allowed)}")
-        cleaned = " ".join(name.split())
-        if not cleaned or len(cleaned) > 200:
-            raise InvalidInput("name must be 1 to 200 characters")
+        cleaned = clean_name(name)
         return cls._start(cls.Issued, id=id, actor=actor, at=at, partner_id=partner_id,
                           role=role, name=cleaned, secret_hash=hash_secret(secret))
 

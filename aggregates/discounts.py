@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal, TypeGuard, get_args
 
+from aggregates.bounds import check_amount
 from aggregates.errors import InvalidInput
 from aggregates.money import allocate, round_half_even
 
 DiscountKind = Literal["percent", "fixed"]
 _KINDS: tuple[str, ...] = get_args(DiscountKind)
+MAX_CYCLES = 1200  # a hundred years of monthly cycles
+MAX_PERCENT = 100
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -43,17 +46,18 @@ class Discount:
             raise InvalidInput(f"discount kind must be 'percent' or 'fixed', got {self.kind!r}")
         if not _is_int(self.value):
             raise InvalidInput(f"discount value must be an integer, got {self.value!r}")
-        if self.kind == "percent" and not 1 <= self.value <= 100:
-            raise InvalidInput(f"a percent discount must be 1..100, got {self.value}")
-        if self.kind == "fixed" and self.value <= 0:
-            raise InvalidInput(f"a fixed discount must be positive minor units, got {self.value}")
+        if self.kind == "percent" and not 1 <= self.value <= MAX_PERCENT:
+            raise InvalidInput(f"a percent discount must be 1..{MAX_PERCENT}, got {self.value}")
+        if self.kind == "fixed":
+            check_amount(self.value, "a fixed discount", positive=True)
         if self.sub_account_id is not None and (
             not isinstance(self.sub_account_id, str) or not self.sub_account_id
         ):
             raise InvalidInput("discount sub_account_id must be a non-empty string or null")
-        if self.cycles is not None and (not _is_int(self.cycles) or self.cycles <= 0):
+        if self.cycles is not None and (not _is_int(self.cycles)
+                                        or not 0 < self.cycles <= MAX_CYCLES):
             raise InvalidInput(
-                f"discount cycles must be a positive integer or null, got {self.cycles!r}"
+                f"discount cycles must be 1 to {MAX_CYCLES} or null, got {self.cycles!r}"
             )
 
 

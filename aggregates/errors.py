@@ -43,10 +43,16 @@ class NotFound(DomainError):
 
 
 class InvalidInput(DomainError):
-    """Well-formed JSON whose values the domain rejects (bad phone number, tiers out of order)."""
+    """Well-formed JSON whose values the domain rejects (bad phone number, tiers out of order).
+
+    `field` names the request field at fault when one alone is (the edge reports it)."""
 
     code = "validation_error"
     status = 422
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field
 
 
 class DuplicateId(DomainError):

@@ -20,6 +20,7 @@ from typing import Any, TypeGuard
 from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate, stable_id
+from aggregates.bounds import check_amount
 from aggregates.errors import (
     AlreadyPaid,
     DuplicateId,
@@ -30,6 +31,7 @@ from aggregates.errors import (
     RefundTooLarge,
 )
 from aggregates.money import CURRENCIES
+from aggregates.text import clean_text
 
 OPEN = "open"
 PAID = "paid"
@@ -73,9 +75,7 @@ def _aware(value: object, what: str) -> datetime:
 
 
 def _reason(value: object, what: str = "reason") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{what} must be a non-empty string")
-    return value.strip()
+    return clean_text(value, what=what)
 
 
 def _check_items(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -480,8 +480,7 @@ class Invoice(LedgerAggregate):
 
     def refund(self, *, amount: int, reason: str, actor: Actor, at: datetime) -> None:
         """Return money paid on this invoice; never more than paid less earlier refunds."""
-        if not _is_int(amount) or amount <= 0:
-            raise InvalidInput(f"refund amount must be a positive integer, got {amount!r}")
+        check_amount(amount, "refund amount", positive=True)
         reason = _reason(reason)
         refundable = self.amount_paid - self.amount_refunded
         if amount > refundable:

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.errors import InvalidTransition
+from aggregates.text import clean_optional_text, clean_text
 
 AVAILABLE = "available"
 ACTIVE = "active"
@@ -169,7 +170,8 @@ class Line(LedgerAggregate):
 
     def flag(self, *, reason: str, actor: Actor, at: datetime) -> None:
         self._require([ACTIVE], "flag")
-        self._trigger(self.Flagged, actor=actor, at=at, reason=reason)
+        self._trigger(self.Flagged, actor=actor, at=at,
+                      reason=clean_text(reason, what="reason"))
 
     def unflag(self, *, actor: Actor, at: datetime) -> None:
         self._require([FLAGGED], "unflag")
@@ -211,7 +213,8 @@ class Line(LedgerAggregate):
 
     def reject_move(self, *, reason: str | None, actor: Actor, at: datetime) -> None:
         self._require([MOVE_REQUESTED], "reject a move of")
-        self._trigger(self.MoveRejected, actor=actor, at=at, reason=reason)
+        self._trigger(self.MoveRejected, actor=actor, at=at,
+                      reason=clean_optional_text(reason, what="reason"))
 
     def cancel_move(self, *, actor: Actor, at: datetime) -> None:
         self._require([MOVE_REQUESTED], "cancel a move of")
@@ -234,7 +237,8 @@ class Line(LedgerAggregate):
 
     def reject_delete(self, *, reason: str | None, actor: Actor, at: datetime) -> None:
         self._require([DELETE_REQUESTED], "reject deletion of")
-        self._trigger(self.DeleteRejected, actor=actor, at=at, reason=reason)
+        self._trigger(self.DeleteRejected, actor=actor, at=at,
+                      reason=clean_optional_text(reason, what="reason"))
 
     def cancel_delete(self, *, actor: Actor, at: datetime) -> None:
         self._require([DELETE_REQUESTED], "cancel deletion of")

@@ -14,21 +14,17 @@ from typing import Any, TypeGuard
 from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate
+from aggregates.bounds import check_amount
 from aggregates.charges import billing_period
 from aggregates.discounts import Discount, discount_from_dict, discount_to_dict
 from aggregates.errors import DuplicateId, InvalidInput, InvalidTransition, NotFound
 from aggregates.money import validate_currency
 from aggregates.pricing import pricing_from_dict, pricing_to_dict
+from aggregates.text import clean_name, clean_text
 
-MAX_NAME_LENGTH = 200
 CREDIT_REASONS = ("adjustment", "refund_as_credit", "goodwill", "prior_change")
-
-
-def _clean_partner_name(name: str) -> str:
-    cleaned = " ".join(name.split())
-    if not cleaned or len(cleaned) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"name must be 1 to {MAX_NAME_LENGTH} characters")
-    return cleaned
+MAX_BRAND_LENGTH = 40
+MAX_TOKEN_LENGTH = 200
 
 
 def _check_anchor_day(day: int) -> int:
@@ -40,12 +36,6 @@ def _check_anchor_day(day: int) -> int:
 def _is_int(value: object) -> TypeGuard[int]:
     # bool is a subclass of int, but `true` is never an amount, a month or a year.
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _non_empty(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{what} must be a non-empty string")
-    return value.strip()
 
 
 @dataclass(frozen=True)
@@ -74,15 +64,17 @@ def card_expired(method: PaymentMethod, at: datetime) -> bool:
 
 def _check_card(*, brand: str, last4: str, exp_month: int, exp_year: int,
                 token: str) -> dict[str, Any]:
-    brand = _non_empty(brand, "brand")
+    brand = clean_text(brand, what="brand", max_length=MAX_BRAND_LENGTH)
     if not (isinstance(last4, str) and len(last4) == 4 and last4.isascii() and last4.isdigit()):
         raise InvalidInput(f"last4 must be exactly 4 digits, got {last4!r}")
     if not _is_int(exp_month) or not 1 <= exp_month <= 12:
         raise InvalidInput(f"exp_month must be an integer from 1 to 12, got {exp_month!r}")
     if not _is_int(exp_year) or not 2000 <= exp_year <= 2100:
         raise InvalidInput(f"exp_year must be an integer from 2000 to 2100, got {exp_year!r}")
-    if not isinstance(token, str) or not token:
-        raise InvalidInput("token must be a non-empty string")
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH \
+            or not token.isascii() or not token.isprintable() or " " in token:
+        raise InvalidInput(f"token must be 1 to {MAX_TOKEN_LENGTH} printable ASCII characters "
+                           "without spaces")
     return {"brand": brand, "last4": last4, "exp_month": exp_month, "exp_year": exp_year,
             "token": token}
 
@@ -189,7 +181,7 @@ class Partner(LedgerAggregate):
     def create(cls, *, id: UUID, name: str, currency: str, billing_anchor_day: int,
                pricing: dict[str, Any], actor: Actor, at: datetime) -> Partner:
         return cls._start(
-            cls.Created, id=id, actor=actor, at=at, name=_clean_partner_name(name),
+            cls.Created, id=id, actor=actor, at=at, name=clean_name(name),
             currency=validate_currency(currency),
             billing_anchor_day=_check_anchor_day(billing_anchor_day),
             pricing=pricing_to_dict(pricing_from_dict(pricing)),
@@ -238,6 +230,11 @@ class Partner(LedgerAggregate):
         """Add a card; the first card on file becomes the default."""
         card = _check_card(brand=brand, last4=last4, exp_month=exp_month, exp_year=exp_year,
                            token=token)
+        if card_expired(PaymentMethod(id=method_id, **card), at):
+            # An expired card would only ever be declined, and the first one becomes the
+            # default: refused, so that no invoice is charged to it.
+            raise InvalidInput(f"the card expired at the end of {exp_month:02d}/{exp_year}",
+                               field="exp_year")
         if str(method_id) in self._payment_methods:
             raise DuplicateId(f"payment method {method_id} already exists")
         self._trigger(self.PaymentMethodAdded, actor=actor, at=at, method_id=method_id,
@@ -249,6 +246,10 @@ class Partner(LedgerAggregate):
         self._require_method(method_id)
         if self.default_payment_method_id == method_id:
             return
+        method = self.payment_methods[method_id]
+        if card_expired(method, at):
+            raise InvalidTransition(f"payment method {method_id} expired at the end of "
+                                    f"{method.exp_month:02d}/{method.exp_year}")
         self._trigger(self.PaymentMethodMadeDefault, actor=actor, at=at, method_id=method_id)
 
     def remove_payment_method(self, *, method_id: UUID, actor: Actor, at: datetime) -> None:
@@ -266,8 +267,7 @@ class Partner(LedgerAggregate):
     # -- credits ---------------------------------------------------------------------------
 
     def grant_credit(self, *, amount: int, reason: str, actor: Actor, at: datetime) -> None:
-        if not _is_int(amount) or amount <= 0:
-            raise InvalidInput(f"credit amount must be a positive integer, got {amount!r}")
+        check_amount(amount, "credit amount", positive=True)
         if reason not in CREDIT_REASONS:
             raise InvalidInput(
                 f"credit reason must be one of {', '.join(CREDIT_REASONS)}, got {reason!r}"

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeGuard, get_args
 
+from aggregates.bounds import MAX_LINE_COUNT, MAX_TIERS, check_amount
 from aggregates.errors import InvalidInput
 
 TierMode = Literal["graduated", "volume"]
@@ -21,12 +22,10 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_amount(value: object, what: str) -> int:
-    if not _is_int(value):
-        raise InvalidInput(f"{what} must be an integer number of minor units, got {value!r}")
-    if value < 0:
-        raise InvalidInput(f"{what} must not be negative, got {value}")
-    return value
+def _check_up_to(value: object, what: str) -> None:
+    if value is not None and (not _is_int(value) or not 0 < value <= MAX_LINE_COUNT):
+        raise InvalidInput(
+            f"{what} must be a positive integer up to {MAX_LINE_COUNT} or null, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class StandardPricing:
     unit_amount: int
 
     def __post_init__(self) -> None:
-        _check_amount(self.unit_amount, "unit_amount")
+        check_amount(self.unit_amount, "unit_amount")
 
 
 @dataclass(frozen=True)
@@ -47,9 +46,8 @@ class Tier:
     unit_amount: int
 
     def __post_init__(self) -> None:
-        if self.up_to is not None and (not _is_int(self.up_to) or self.up_to <= 0):
-            raise InvalidInput(f"tier up_to must be a positive integer or null, got {self.up_to!r}")
-        _check_amount(self.unit_amount, "tier unit_amount")
+        _check_up_to(self.up_to, "tier up_to")
+        check_amount(self.unit_amount, "tier unit_amount")
 
 
 @dataclass(frozen=True)
@@ -70,6 +68,8 @@ class TieredPricing:
             raise InvalidInput("tiers must be a tuple of Tier")
         if not self.tiers:
             raise InvalidInput("tiered pricing needs at least one tier")
+        if len(self.tiers) > MAX_TIERS:
+            raise InvalidInput(f"tiered pricing takes at most {MAX_TIERS} tiers")
         *bounded, last = self.tiers
         if last.up_to is not None:
             raise InvalidInput("the last tier must have up_to null")
@@ -105,7 +105,7 @@ def pricing_from_dict(d: Mapping[str, Any]) -> Pricing:
         _reject_foreign_keys(d, {"structure", "unit_amount"}, "standard")
         if "unit_amount" not in d:
             raise InvalidInput("standard pricing needs unit_amount")
-        return StandardPricing(unit_amount=_check_amount(d["unit_amount"], "unit_amount"))
+        return StandardPricing(unit_amount=check_amount(d["unit_amount"], "unit_amount"))
     if structure == "tiered":
         _reject_foreign_keys(d, {"structure", "mode", "tiers"}, "tiered")
         mode = d.get("mode")
@@ -114,6 +114,8 @@ def pricing_from_dict(d: Mapping[str, Any]) -> Pricing:
         raw_tiers = d.get("tiers")
         if not isinstance(raw_tiers, Sequence) or isinstance(raw_tiers, str | bytes):
             raise InvalidInput("tiers must be a list")
+        if len(raw_tiers) > MAX_TIERS:
+            raise InvalidInput(f"tiered pricing takes at most {MAX_TIERS} tiers")
         tiers = []
         for position, raw in enumerate(raw_tiers, start=1):
             if not isinstance(raw, Mapping) or "unit_amount" not in raw or "up_to" not in raw:
@@ -123,11 +125,8 @@ def pricing_from_dict(d: Mapping[str, Any]) -> Pricing:
                 unknown = ", ".join(sorted(map(str, extra)))
                 raise InvalidInput(f"tier {position} has unknown fields: {unknown}")
             up_to = raw["up_to"]
-            if up_to is not None and (not _is_int(up_to) or up_to <= 0):
-                raise InvalidInput(
-                    f"tier {position} up_to must be a positive integer or null, got {up_to!r}"
-                )
-            unit_amount = _check_amount(raw["unit_amount"], f"tier {position} unit_amount")
+            _check_up_to(up_to, f"tier {position} up_to")
+            unit_amount = check_amount(raw["unit_amount"], f"tier {position} unit_amount")
             tiers.append(Tier(up_to=up_to, unit_amount=unit_amount))
         return TieredPricing(mode=mode, tiers=tuple(tiers))
     raise InvalidInput(f"pricing structure must be 'standard' or 'tiered', got {structure!r}")

@@ -12,8 +12,8 @@ from uuid import UUID
 
 from aggregates.alerts import Alert, pricing_change_requested_alert
 from aggregates.base import Actor, LedgerAggregate
-from aggregates.errors import InvalidInput
 from aggregates.pricing import pricing_from_dict, pricing_to_dict
+from aggregates.text import clean_text
 
 OPEN = "open"
 MAX_REASON_LENGTH = 1000
@@ -37,11 +37,7 @@ class PricingChangeRequest(LedgerAggregate):
         """A plan the pricing rules accept (the same check as a change of pricing) and a
         reason of 1 to 1000 characters."""
         plan = pricing_to_dict(pricing_from_dict(pricing))
-        if not isinstance(reason, str) or not reason.strip():
-            raise InvalidInput("reason must be a non-empty string")
-        cleaned = reason.strip()
-        if len(cleaned) > MAX_REASON_LENGTH:
-            raise InvalidInput(f"reason must be at most {MAX_REASON_LENGTH} characters")
+        cleaned = clean_text(reason, what="reason", max_length=MAX_REASON_LENGTH)
         return cls._start(cls.Requested, id=id, actor=actor, at=at, partner_id=partner_id,
                           pricing=plan, reason=cleaned)
 

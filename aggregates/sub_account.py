@@ -13,7 +13,8 @@ from datetime import datetime
 from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate
-from aggregates.errors import InvalidInput, InvalidTransition, SubAccountNotEmpty
+from aggregates.errors import InvalidTransition, SubAccountNotEmpty
+from aggregates.text import clean_name, clean_optional_text
 
 ACTIVE = "active"
 MERGE_REQUESTED = "merge_requested"
@@ -22,22 +23,12 @@ MERGED = "merged"
 DELETED = "deleted"
 TERMINAL = (MERGED, DELETED)
 
-MAX_NAME_LENGTH = 200
 _CONVENTION = re.compile(r"^\S.*\s[–—-]\s\S.*$")
 
 
 def normalise_name(name: str) -> str:
     """The form under which names are compared for uniqueness: case and spacing ignored."""
     return " ".join(name.split()).casefold()
-
-
-def clean_name(name: str) -> str:
-    cleaned = " ".join(name.split())
-    if not cleaned:
-        raise InvalidInput("name must not be blank")
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"name must be at most {MAX_NAME_LENGTH} characters")
-    return cleaned
 
 
 def naming_hint(name: str) -> str | None:
@@ -215,7 +206,8 @@ class SubAccount(LedgerAggregate):
 
     def reject_merge(self, *, reason: str | None, actor: Actor, at: datetime) -> None:
         self._require([MERGE_REQUESTED], "reject a merge of")
-        self._trigger(self.MergeRejected, actor=actor, at=at, reason=reason)
+        self._trigger(self.MergeRejected, actor=actor, at=at,
+                      reason=clean_optional_text(reason, what="reason"))
 
     def cancel_merge(self, *, actor: Actor, at: datetime) -> None:
         self._require([MERGE_REQUESTED], "cancel a merge of")
@@ -240,7 +232,8 @@ class SubAccount(LedgerAggregate):
 
     def reject_delete(self, *, reason: str | None, actor: Actor, at: datetime) -> None:
         self._require([DELETE_REQUESTED], "reject deletion of")
-        self._trigger(self.DeleteRejected, actor=actor, at=at, reason=reason)
+        self._trigger(self.DeleteRejected, actor=actor, at=at,
+                      reason=clean_optional_text(reason, what="reason"))
 
     def cancel_delete(self, *, actor: Actor, at: datetime) -> None:
         self._require([DELETE_REQUESTED], "cancel deletion of")

@@ -25,6 +25,7 @@ from typing import Any
 from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate, stable_id
+from aggregates.bounds import MAX_FIGURE, MAX_YEAR, MIN_YEAR, year_problem
 from aggregates.errors import InvalidInput
 
 FIGURES = ("messages_sent", "messages_received", "new_conversations",
@@ -65,6 +66,9 @@ def hour_problems(hour: datetime, *, now: datetime) -> list[str]:
     """Why `hour` cannot name an hour of usage (empty when it can)."""
     if hour.tzinfo is None or hour.utcoffset() is None:
         return ["hour must carry a time zone (e.g. 2026-01-03T10:00:00Z)"]
+    out_of_range = year_problem(hour, "hour")
+    if out_of_range is not None:  # first: comparing year 1 or 9999 at an offset overflows
+        return [out_of_range]
     if (hour.minute, hour.second, hour.microsecond) != (0, 0, 0):
         return ["hour must be a whole hour (minutes and seconds zero)"]
     if hour > now:
@@ -74,7 +78,9 @@ def hour_problems(hour: datetime, *, now: datetime) -> list[str]:
 
 
 def figure_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(field, why) for every figure that is not a non-negative whole number."""
+    """(field, why) for every figure that is not a whole number from 0 to MAX_FIGURE, and
+    for responded conversations outnumbering new ones (a response answers a conversation
+    of the same hour, so the response rate never exceeds 100%)."""
     problems = []
     for name in FIGURES:
         value = values.get(name)
@@ -82,7 +88,17 @@ def figure_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
             problems.append((name, "must be a whole number"))
         elif value < 0:
             problems.append((name, "must not be negative"))
+        elif value > MAX_FIGURE:
+            problems.append((name, f"must be at most {MAX_FIGURE} an hour"))
+    if not problems and values["responded_conversations"] > values["new_conversations"]:
+        problems.append(("responded_conversations", "must not exceed new_conversations"))
     return problems
+
+
+def _figures_fit(figures: tuple[int, ...]) -> bool:
+    """The bounds of `figure_problems` for figures already known to be ints, in FIGURES
+    order (the fast path of `check_batch` and `record`)."""
+    return min(figures) >= 0 and max(figures) <= MAX_FIGURE and figures[3] <= figures[2]
 
 
 def _parse_line_id(value: Any) -> UUID | None:
@@ -126,9 +142,10 @@ def check_batch(rows: Sequence[Mapping[str, Any]], *, now: datetime,
         # The fast path, written for speed (10,000 rows a batch): the same checks as the
         # slow path below, for the common spelling of a good row.
         good = (status is not None and status != DELETED and isinstance(hour, datetime)
-                and hour.utcoffset() is not None and hour.minute == 0 and hour.second == 0
-                and hour.microsecond == 0 and hour <= now
-                and tuple(map(type, figures)) == _INTS and min(figures) >= 0)
+                and hour.utcoffset() is not None and MIN_YEAR <= hour.year <= MAX_YEAR
+                and hour.minute == 0 and hour.second == 0 and hour.microsecond == 0
+                and hour <= now and tuple(map(type, figures)) == _INTS
+                and _figures_fit(figures))
         if not good:  # the slow path: say what is wrong, or accept another spelling
             before = len(errors)
             line_id = _parse_line_id(line_text)
@@ -279,8 +296,9 @@ class UsageLedger(LedgerAggregate):
                 if row.hour.date().isoformat() != self.day:
                     reasons.append(f"hour is not on {self.day}")
                 hour_reasons[hour_key] = reasons
-            if len(row.figures) != len(FIGURES) or min(row.figures) < 0:
-                reasons = [*reasons, "figures must be non-negative whole numbers"]
+            if len(row.figures) != len(FIGURES) or not _figures_fit(row.figures):
+                reasons = [*reasons, f"figures must be whole numbers from 0 to {MAX_FIGURE}, "
+                                     "responded conversations at most the new ones"]
             if reasons:
                 problems.extend({"index": index, "field": "row", "reason": r} for r in reasons)
         if problems:

@@ -25,6 +25,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from aggregates.bounds import MAX_POSITION, year_problem
 from aggregates.errors import InvalidInput
 from projections import aggregate_states, line_day_counts, lines, sub_accounts
 from projections.sql import Sql
@@ -34,7 +35,6 @@ from projections.times import from_stored, stored
 REPLICA_VIEWS = (sub_accounts, lines, line_day_counts, aggregate_states)
 CHECKPOINTED_TABLES = tuple(t for v in REPLICA_VIEWS for t in v.TABLES if t != "v_placements")
 CHECKPOINT_EVERY = 5000
-MAX_POSITION = 2**63 - 1  # positions are BIGINTs
 DDL = (
     "CREATE TABLE IF NOT EXISTS v_checkpoints (partner_id TEXT NOT NULL, "
     "position BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (partner_id, position))",
@@ -66,13 +66,16 @@ def parse(value: str) -> tuple[str, int | datetime]:
             position = int(value.removeprefix("position:"))
         except ValueError:
             raise AsOfError("as_of position must be position:<integer>") from None
-        if position < 0:
-            raise AsOfError("as_of position must not be negative")
+        if position < 0 or position > MAX_POSITION:
+            raise AsOfError(f"as_of position must be from 0 to {MAX_POSITION}")
         return "position", position
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise AsOfError("as_of must be an ISO-8601 time or position:<n>") from None
+    out_of_range = year_problem(at, "as_of")
+    if out_of_range is not None:  # before converting: year 1 or 9999 at an offset overflows
+        raise AsOfError(out_of_range)
     return "time", at if at.tzinfo else at.replace(tzinfo=UTC)
 
 

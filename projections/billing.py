@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from aggregates.charges import billing_period
+from aggregates.errors import NotFound
 from aggregates.invoice import PAST_DUE, Invoice
 from aggregates.invoice_draft import Draft, draft_invoice
 from aggregates.line_days import Placement, line_day_buckets
@@ -44,7 +45,8 @@ def period_draft(sql: Sql, partner: Partner, *, start: datetime, end: datetime,
 def _partner(sql: Sql, partner_id: str) -> Partner:
     partner = aggregate_states.load(sql, Partner, partner_id)
     if partner is None:
-        raise LookupError(partner_id)
+        # Only an as-of read before the partner existed finds none: nothing to show then.
+        raise NotFound(f"partner {partner_id} did not exist at that moment")
     return partner
 
 

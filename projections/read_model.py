@@ -35,6 +35,7 @@ from projections import (
     pricing_requests,
     quarantine,
     sub_accounts,
+    timers,
 )
 from projections.quarantine import Held
 from projections.sql import Sql
@@ -47,10 +48,11 @@ if TYPE_CHECKING:
 
 VIEWS: tuple[ModuleType, ...] = (
     audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
-    api_keys, pricing_requests,
+    api_keys, pricing_requests, timers,
 )
 SERVICE_DDL = (
     *idempotency_records.DDL,
+    *timers.SERVICE_DDL,
     "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)",
     # When each key was last used (service/key_use.py): bookkeeping, not an event.
     "CREATE TABLE IF NOT EXISTS s_key_use (key_id TEXT PRIMARY KEY, last_used_at TEXT NOT NULL)",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -165,20 +165,27 @@ class Billing:
                                   actor=CYCLE_CLOSE, at=at)
         self.app.save(invoice, partner)
 
-    def close_due_cycles(self, at: datetime, *,
-                         steps: PartnerSteps = unguarded) -> list[Invoice]:
+    def close_due_cycles(self, at: datetime, *, steps: PartnerSteps = unguarded,
+                         partners: Collection[UUID] | None = None) -> list[Invoice]:
         """Every partner's ended periods, from the one it was created in, get an invoice.
-        Each partner is one of `steps` (the scheduled job isolates them)."""
+        Each partner is one of `steps` (the scheduled job isolates them). `partners` keeps
+        to those (the ones whose cycle-close timer fell due); None: every partner."""
         self.caught_up()
         issued: list[Invoice] = []
         with self.read_model.reading() as sql:
-            partners = aggregate_states.partner_ids(sql)
-            invoiced = {(r["partner_id"], r["period_start"]) for r in sql.all(
-                "SELECT partner_id, period_start FROM v_invoices")}
-        for pid in partners:
+            if partners is None:
+                visited = aggregate_states.partner_ids(sql)
+                rows = sql.all("SELECT partner_id, period_start FROM v_invoices")
+            else:
+                visited = sorted(str(p) for p in partners)
+                rows = [r for pid in visited for r in sql.all(
+                    "SELECT partner_id, period_start FROM v_invoices WHERE partner_id = ?",
+                    pid)]
+            invoiced = frozenset((r["partner_id"], r["period_start"]) for r in rows)
+        for pid in visited:
             issued += steps.step(UUID(pid), lambda pid=pid: self.execute(
-                ClosePartnerCycles(partner_id=UUID(pid), until=at,
-                                   invoiced=frozenset(invoiced)), actor=CYCLE_CLOSE)) or []
+                ClosePartnerCycles(partner_id=UUID(pid), until=at, invoiced=invoiced),
+                actor=CYCLE_CLOSE)) or []
         return issued
 
     def close_partner_cycles(self, partner_id: UUID, *, at: datetime,
@@ -342,14 +349,17 @@ class Billing:
                 log.exception("settling the payment attempt of invoice %s failed", invoice_id)
         return settled
 
-    def retry_due_payments(self, at: datetime, *,
-                           steps: PartnerSteps = unguarded) -> list[Invoice]:
+    def retry_due_payments(self, at: datetime, *, steps: PartnerSteps = unguarded,
+                           invoices: Collection[tuple[UUID, UUID]] | None = None
+                           ) -> list[Invoice]:
         """Dunning: settles open attempts, charges past-due invoices whose next retry (1,
         3, 7 days) has come and issued invoices whose first charge never happened. Each
-        invoice is one of its partner's `steps` (the scheduled job isolates them)."""
+        invoice is one of its partner's `steps` (the scheduled job isolates them).
+        `invoices` keeps to those (partner, invoice) pairs (the ones whose dunning timer
+        fell due); None: every unpaid invoice."""
         self.caught_up()
         retried_ = []
-        for partner_id, invoice_id in self._unpaid():
+        for partner_id, invoice_id in (self._unpaid() if invoices is None else invoices):
             retried_ += steps.step(partner_id, lambda p=partner_id, i=invoice_id: self.execute(
                 DunInvoice(partner_id=p, invoice_id=i, due_by=at), actor=DUNNING)) or []
         return retried_

@@ -188,11 +188,15 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
                                delay_seconds=settings.gateway_delay_ms / 1000)
     billing = Billing(app=app, read_model=read_model, gateway=gateway, caught_up=processor.run,
                       lease=timedelta(seconds=settings.payment_lease_seconds))
+    # Added in the order they run at one instant (projections/timers.KINDS).
     for job in (cycle_close, dunning):
-        scheduler.add(Job(name=job.NAME + job_suffix, trigger=job.TRIGGER,
-                          run=lambda at, job=job: job.run(billing, at, outcomes=alerts)))
-    scheduler.add(Job(name=alerts_job.NAME + job_suffix, trigger=alerts_job.TRIGGER,
-                      run=lambda at: alerts_job.run(alerts, at)))
+        scheduler.add(Job(name=job.NAME + job_suffix, kind=job.NAME, trigger=job.TRIGGER,
+                          read_model=read_model,
+                          run=lambda at, due, job=job: job.fire(billing, at, due,
+                                                                outcomes=alerts)))
+    scheduler.add(Job(name=alerts_job.NAME + job_suffix, kind=alerts_job.NAME,
+                      trigger=alerts_job.TRIGGER, read_model=read_model,
+                      run=lambda at, due: alerts_job.fire(alerts, at, due)))
     admin_token = settings.admin_token or secrets.token_urlsafe(32)
     ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
                     processor=processor, scheduler=scheduler, billing=billing,

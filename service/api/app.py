@@ -66,7 +66,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     authentication.install(app, cluster)
     for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
                    usage, analytics, alerts, reconciliation):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     portal.install(app)
     return app

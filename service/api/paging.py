@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
+from service.api import fields
 from service.api.problems import ApiProblem
 
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
+MAX_LIMIT = fields.MAX_LIMIT
 MAX_POSITION = 2**63 - 1
 
 
@@ -46,8 +47,8 @@ class Page:
         return {"data": data, "next_cursor": encode_cursor(last)}
 
 
-def page(limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-         cursor: str | None = None) -> Page:
+def page(limit: Annotated[fields.Limit, Query()] = DEFAULT_LIMIT,
+         cursor: Annotated[fields.Cursor | None, Query()] = None) -> Page:
     return Page(limit, decode_cursor(cursor))
 
 
@@ -55,7 +56,7 @@ PageDep = Annotated[Page, Depends(page)]
 
 
 AsOf = Annotated[
-    str | None,
+    fields.AsOf | None,
     Query(description="Read the view as it stood then: an ISO-8601 time or position:<n> "
                       "(a global log position)."),
 ]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field
-
-from service.api.schemas import Body
+from service.api.fields import Reason
+from service.api.schemas import Body, PricingPlan
 
 
 class PricingChangeRequestCreate(Body):
-    # The plan is checked by the pricing rules themselves (aggregates/pricing.py), as for
-    # `PUT /pricing`: a plan they refuse answers 422 and records nothing.
-    pricing: dict[str, Any]
-    reason: str = Field(min_length=1, max_length=1000)
+    # The plan's shape and amounts are typed here; the pricing rules check the rest
+    # (tiers in order), as for `PUT /pricing`: a plan they refuse answers 422.
+    pricing: PricingPlan
+    reason: Reason

@@ -1,59 +1,121 @@
-"""Request bodies: pydantic models that refuse unknown fields and wrong types (422)."""
+"""Request bodies: pydantic models that refuse unknown fields, wrong types and values out of
+bounds (422), built from the validated field types of `service.api.fields`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from aggregates.bounds import MAX_TIERS
+from service.api.fields import (
+    AnchorDay,
+    Currency,
+    Cycles,
+    ExpMonth,
+    ExpYear,
+    Instant,
+    ItemIndex,
+    Label,
+    Last4,
+    LineCount,
+    Money,
+    Name,
+    Percent,
+    PhoneNumber,
+    PositiveMoney,
+    Token,
+)
+from service.api.fields import Reason as ReasonText
 
-def as_utc(at: datetime) -> datetime:
-    """Every time of this API is UTC, so a time written without an offset is read as UTC
-    (not as the server's local time, and never compared naive against aware)."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
+# The name other modules know every time of this API by.
+UtcDateTime = Instant
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class PartnerCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
-    currency: str = Field(min_length=3, max_length=3)
-    billing_anchor_day: int = Field(ge=1, le=28)
-    pricing: dict[str, Any]
+# -- pricing: the JSON shape of API.md, standard or tiered ---------------------------------
+
+class Tier(Body):
+    up_to: LineCount | None = Field(description="Lines up to and including this count; "
+                                                "null on the last tier (no upper bound).")
+    unit_amount: Money
 
 
-class PricingChange(Body):
-    pricing: dict[str, Any] | None = None
-    structure: Literal["standard", "tiered"] | None = None
-    unit_amount: int | None = None
-    mode: Literal["graduated", "volume"] | None = None
-    tiers: list[dict[str, Any]] | None = None
+class StandardPlan(Body):
+    structure: Literal["standard"]
+    unit_amount: Money
 
     def plan(self) -> dict[str, Any]:
-        if self.pricing is not None:
-            return self.pricing
-        return self.model_dump(exclude_none=True, exclude={"pricing"})
+        return self.model_dump()
 
+
+class TieredPlan(Body):
+    structure: Literal["tiered"]
+    mode: Literal["graduated", "volume"]
+    tiers: list[Tier] = Field(min_length=1, max_length=MAX_TIERS,
+                              description="In increasing up_to; the last with up_to null.")
+
+    def plan(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+PricingPlan = Annotated[StandardPlan | TieredPlan, Field(discriminator="structure")]
+
+
+class WrappedPlan(Body):
+    """`{"pricing": plan}`, the spelling `POST /v1/partners` uses."""
+
+    pricing: PricingPlan
+
+    def plan(self) -> dict[str, Any]:
+        return self.pricing.plan()
+
+
+def _pricing_spelling(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return str(value["structure"]) if "structure" in value else "wrapped"
+    if isinstance(value, BaseModel):
+        return "wrapped" if isinstance(value, WrappedPlan) else getattr(value, "structure", None)
+    return None
+
+
+# `PUT /pricing` takes the plan itself or wrapped as `{"pricing": plan}`.
+PricingChange = Annotated[
+    Annotated[StandardPlan, Tag("standard")] | Annotated[TieredPlan, Tag("tiered")]
+    | Annotated[WrappedPlan, Tag("wrapped")],
+    Discriminator(_pricing_spelling, custom_error_type="invalid_structure",
+                  custom_error_message="structure must be 'standard' or 'tiered' (or the plan "
+                                       "given as {\"pricing\": plan})"),
+]
+
+
+class PartnerCreate(Body):
+    name: Name
+    currency: Currency
+    billing_anchor_day: AnchorDay
+    pricing: PricingPlan
+
+
+# -- keys ----------------------------------------------------------------------------------
 
 class PlatformKeyCreate(Body):
     role: Literal["support", "auditor", "admin"]
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
 
 
 class PartnerKeyCreate(Body):
     role: Literal["admin", "operations", "billing", "reporting"]
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
 
+
+# -- sub-accounts and lines ----------------------------------------------------------------
 
 class SubAccountCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
 
 
 class MergeRequest(Body):
@@ -61,15 +123,17 @@ class MergeRequest(Body):
 
 
 class CampaignStart(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
 
 
 class Reason(Body):
-    reason: str | None = Field(default=None, max_length=1000)
+    """An optional reason (rejections)."""
+
+    reason: ReasonText | None = None
 
 
 class LineProvision(Body):
-    phone_number: str | None = Field(default=None, max_length=32)
+    phone_number: PhoneNumber | None = None
     sub_account_id: UUID | None = None
 
 
@@ -78,44 +142,58 @@ class LineAssign(Body):
 
 
 class Flag(Body):
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: ReasonText
 
 
 class ClockMove(Body):
-    now: UtcDateTime
+    now: Instant
 
+
+# -- billing -------------------------------------------------------------------------------
 
 class PaymentMethodCreate(Body):
-    brand: str = Field(min_length=1, max_length=40)
-    last4: str = Field(pattern=r"^\d{4}$")
-    exp_month: int = Field(ge=1, le=12)
-    exp_year: int = Field(ge=2000, le=2100)
-    token: str = Field(min_length=1, max_length=200)
+    """A card; one that has already expired at the service clock is refused (422)."""
+
+    brand: Label
+    last4: Last4
+    exp_month: ExpMonth
+    exp_year: ExpYear
+    token: Token
 
 
 class CreditGrant(Body):
-    amount: int = Field(gt=0, le=10**12)
+    amount: PositiveMoney
     reason: Literal["adjustment", "refund_as_credit", "goodwill", "prior_change"]
 
 
 class RefundCreate(Body):
-    amount: int = Field(gt=0, le=10**12)
-    reason: str = Field(min_length=1, max_length=1000)
+    amount: PositiveMoney
+    reason: ReasonText
 
 
-class DiscountCreate(Body):
-    kind: Literal["percent", "fixed"]
-    value: int = Field(gt=0, le=10**12)
+class PercentDiscount(Body):
+    kind: Literal["percent"]
+    value: Percent
     sub_account_id: UUID | None = None
-    cycles: int | None = Field(default=None, ge=1, le=1200)
+    cycles: Cycles | None = None
+
+
+class FixedDiscount(Body):
+    kind: Literal["fixed"]
+    value: PositiveMoney
+    sub_account_id: UUID | None = None
+    cycles: Cycles | None = None
+
+
+DiscountCreate = Annotated[PercentDiscount | FixedDiscount, Field(discriminator="kind")]
 
 
 class DisputeOpen(Body):
-    item_index: int = Field(ge=0)
-    reason: str = Field(min_length=1, max_length=1000)
+    item_index: ItemIndex
+    reason: ReasonText
 
 
 class DisputeResolve(Body):
     resolution: Literal["credit", "refund", "no_change"]
-    amount: int | None = Field(default=None, gt=0, le=10**12)
-    reason: str = Field(min_length=1, max_length=1000)
+    amount: PositiveMoney | None = None
+    reason: ReasonText

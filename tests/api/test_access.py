@@ -89,6 +89,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, frozenset[str]]] = [
     ("POST", P + "/credits", {"amount": 500, "reason": "goodwill"}, SUPPORT),
     ("GET", "/v1/admin/clock", None, PLATFORM_ADMIN),
     ("POST", "/v1/admin/clock", {"now": "2026-01-02T00:00:00Z"}, PLATFORM_ADMIN),
+    ("GET", "/v1/admin/timers", None, PLATFORM_ADMIN),
     ("POST", "/v1/admin/projections/rebuild", None, PLATFORM_ADMIN),
 ]
 

@@ -32,6 +32,7 @@ from tests.bench import (
     http_load,
     partitions,
     rebuild,
+    timers,
     upcoming_invoice,
     usage_ingest,
     view_reads,
@@ -56,6 +57,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "as_of": as_of,
     "view_reads_long": view_reads_long,
     "rebuild": rebuild,
+    "timers": timers,
     "export": export,
     "http_load": http_load,
 }

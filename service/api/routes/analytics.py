@@ -13,6 +13,7 @@ from aggregates.errors import InvalidInput, NotFound
 from projections import analytics as view
 from projections.as_of import resolve
 from service.api.auth import Context, partner_access
+from service.api.fields import Instant
 from service.api.paging import AsOf
 from service.json_numbers import json_numbers
 
@@ -20,9 +21,9 @@ router = APIRouter(prefix="/v1/partners/{pid}/analytics", tags=["analytics"])
 Bucket = Annotated[Literal["hour", "day", "week"],
                    Query(description="Bucket width: hour, day or ISO week (from Monday "
                                      "00:00 UTC).")]
-Since = Annotated[datetime | None,
+Since = Annotated[Instant | None,
                   Query(description="Usage hours at or after this time (UTC if no zone).")]
-Until = Annotated[datetime | None,
+Until = Annotated[Instant | None,
                   Query(description="Usage hours before this time (UTC if no zone).")]
 SubAccount = Annotated[UUID | None, Query(description="Only this sub-account's usage.")]
 

@@ -3,15 +3,16 @@ payments, refunds, disputes, charge explanation, my status."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from aggregates.errors import NotFound
 from aggregates.invoice import Invoice
 from projections import billing as view
 from service.api.auth import Context, partner_access
+from service.api.fields import ItemNumber
 from service.api.paging import AsOf, PageDep, encode_cursor
 from service.api.schemas import (
     CreditGrant,
@@ -157,7 +158,7 @@ def get_invoice(iid: UUID, as_of: AsOf = None,
 
 
 @router.get("/invoices/{iid}/items/{n}/explain")
-def explain_item(iid: UUID, n: int, page: PageDep,
+def explain_item(iid: UUID, n: Annotated[ItemNumber, Path()], page: PageDep,
                  ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
     """Why item `n` costs what it does, over the invoice's period only: `days` (the
     per-day arithmetic, one row per day of the period, always whole), `lines` (the lines

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from aggregates.errors import NotFound
-from projections import audit
+from projections import audit, timers
 from projections.times import api_time, stored
 from service import quarantine
 from service.api.auth import ClusterDep, Context, PlatformContext, partner_access, platform_access
+from service.api.fields import EventType, Instant, LogPosition, PartitionNumber
 from service.api.paging import MAX_POSITION, AsOf, PageDep
-from service.api.schemas import ClockMove, UtcDateTime
+from service.api.schemas import ClockMove
 from service.verify_jobs import VerifyJobs
 
 router = APIRouter(tags=["operations"])
@@ -22,8 +23,8 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/v1/partners/{pid}/audit-trail")
 def audit_trail(page: PageDep, as_of: AsOf = None, entity_id: UUID | None = None,
-                event_type: str | None = None, since: UtcDateTime | None = None,
-                until: UtcDateTime | None = None,
+                event_type: EventType | None = None, since: Instant | None = None,
+                until: Instant | None = None,
                 ctx: Context = partner_access("audit.read")) -> dict[str, Any]:
     """Every event of the partner in log order; `as_of` stops at that moment's position."""
     views = ctx.views(as_of)
@@ -50,9 +51,28 @@ def get_clock(ctx: PlatformContext = platform_access("admin.operate")) -> dict[s
 def move_clock(body: ClockMove,
                ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
     _manual(ctx)
-    ran = ctx.ledger.scheduler.advance(body.now)
+    passed = ctx.ledger.scheduler.advance_pass(body.now)
     return {"now": api_time(ctx.ledger.clock.now()), "mode": "manual",
-            "jobs_run": [{"job": name, "at": api_time(at)} for name, at in ran]}
+            "jobs_run": [{"job": name, "at": api_time(at)} for name, at in passed.ran],
+            "fired": [{"kind": f.kind, "partner_id": f.partner_id, "at": api_time(f.at)}
+                      for f in passed.fired]}
+
+
+@router.get("/v1/admin/timers")
+def list_timers(page: PageDep,
+                ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
+    """The next due timers of every partition, earliest first: what the scheduler runs
+    next (`{kind, partner_id, due_at}`). A timer due before now runs at its job's next
+    firing (its step failed, or it came after its job ran)."""
+    wanted = page.after + page.limit + 1  # offset paging: the cursor counts rows shown
+    rows = sorted((row for ledger in ctx.cluster.ledgers
+                   for row in ledger.read_model.read(timers.listing, offset=0, limit=wanted)),
+                  key=lambda r: (r["due_at"], r["kind"], r["partner_id"]))
+    shown = rows[page.after:page.after + page.limit]
+    more = len(rows) > page.after + page.limit
+    return page.answer([{"kind": r["kind"], "partner_id": r["partner_id"],
+                         "due_at": api_time(r["due_at"])} for r in shown],
+                       page.after + len(shown) if more else None)
 
 
 def _verify_jobs(request: Request) -> VerifyJobs:
@@ -106,7 +126,7 @@ def healthz(cluster: ClusterDep) -> JSONResponse:
 
 
 @router.get("/v1/admin/quarantine")
-def list_quarantine(page: PageDep, partition: Annotated[int | None, Query(ge=0)] = None,
+def list_quarantine(page: PageDep, partition: Annotated[PartitionNumber | None, Query()] = None,
                     status: Literal["failed", "held"] | None = None,
                     partner_id: UUID | None = None,
                     ctx: PlatformContext = platform_access("verify.run")) -> dict[str, Any]:
@@ -120,7 +140,8 @@ def list_quarantine(page: PageDep, partition: Annotated[int | None, Query(ge=0)]
 
 
 @router.post("/v1/admin/quarantine/{partition}/{position}/retry")
-def retry_quarantine(partition: int, position: int,
+def retry_quarantine(partition: Annotated[PartitionNumber, Path()],
+                     position: Annotated[LogPosition, Path()],
                      ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
     """Re-applies, in log order, the held events of the partner quarantined at that
     position; `released` says whether all applied, else `failed` names the event that

@@ -25,7 +25,8 @@ def request_pricing_change(body: PricingChangeRequestCreate,
     `{id, pricing, reason, status: open, created_at}` and raises a
     `pricing_change_requested` alert on the partner for support."""
     request = execute(ctx.ledger, RequestPricingChange(
-        partner_id=ctx.partner_id, pricing=body.pricing, reason=body.reason), actor=ctx.actor)
+        partner_id=ctx.partner_id, pricing=body.pricing.plan(), reason=body.reason),
+        actor=ctx.actor)
     return view.request_json(request)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aggregates.usage import MAX_BATCH, InvalidUsage
 from service.api.auth import Context, partner_access
-from service.api.problems import problem
+from service.api.fields import Instant, UsageFigure, UuidText
+from service.api.problems import PROBLEM_SCHEMA, problem
 from service.commands import execute
 from service.commands.usage import IngestUsage
 
@@ -20,15 +20,16 @@ router = APIRouter(prefix="/v1/partners/{pid}/usage", tags=["usage"])
 class UsageRowIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    line_id: str = Field(max_length=64, description="A line of this partner, not deleted.")
-    hour: datetime = Field(description="The whole UTC hour the figures cover, e.g. "
-                                       "2026-01-03T10:00:00Z; not later than the service "
-                                       "clock.")
-    messages_sent: int
-    messages_received: int
-    new_conversations: int
-    responded_conversations: int
-    volume_limit_hits: int
+    line_id: UuidText = Field(description="A line of this partner, not deleted.")
+    hour: Instant = Field(description="The whole UTC hour the figures cover, e.g. "
+                                      "2026-01-03T10:00:00Z; not later than the service "
+                                      "clock.")
+    messages_sent: UsageFigure
+    messages_received: UsageFigure
+    new_conversations: UsageFigure
+    responded_conversations: UsageFigure = Field(
+        description="At most new_conversations.")
+    volume_limit_hits: UsageFigure
 
 
 class UsageBatch(BaseModel):
@@ -39,8 +40,9 @@ class UsageBatch(BaseModel):
 
 BAD_BATCH = {
     "description": "The batch is refused as a whole and nothing is recorded. "
-                   "`errors` names each bad row: `{index, field, reason}`.",
-    "content": {"application/problem+json": {"example": {
+                   "`errors` names each bad row: `{index, field, reason}` (and, like "
+                   "every 422, `{loc, msg}`).",
+    "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA, "example": {
         "type": "https://partner-ledger.dev/problems/validation_error",
         "title": "Unprocessable content", "status": 422, "code": "validation_error",
         "detail": "2 of 3 rows are not valid; nothing was recorded",
@@ -50,13 +52,22 @@ BAD_BATCH = {
 }
 
 
+def _located(error: dict[str, Any]) -> dict[str, Any]:
+    """A bad row's error with `loc` and `msg` as well, like every other 422 of the API."""
+    loc: list[Any] = ["body", "rows", error["index"]]
+    if error["field"] != "row":
+        loc.append(error["field"])
+    return {**error, "loc": loc, "msg": error["reason"]}
+
+
 @router.post("", responses={422: BAD_BATCH})
 def ingest(body: UsageBatch, ctx: Context = partner_access("usage.write")) -> Any:
     """Ingest a batch of usage rows (at most 10,000), one per line and UTC hour.
 
     Each row gives, for one line and one whole hour: `messages_sent`,
     `messages_received`, `new_conversations`, `responded_conversations` and
-    `volume_limit_hits` (non-negative whole numbers).
+    `volume_limit_hits` (JSON integers from 0 to 1,000,000,000; responded conversations
+    at most the new ones).
 
     Idempotent per (line, hour): a row whose figures equal those already recorded changes
     nothing, so a batch sent again records nothing. A row with other figures for a
@@ -68,8 +79,8 @@ def ingest(body: UsageBatch, ctx: Context = partner_access("usage.write")) -> An
 
     The whole batch is refused (422 `validation_error`, nothing recorded) when any row
     names an unknown, deleted or other partner's line, an hour that is not whole or lies
-    after the service clock, or a negative count; `errors` lists each bad row by `index`
-    with the `field` and the `reason`. A (line, hour) may appear once in a batch.
+    after the service clock, or a figure out of its bounds; `errors` lists each bad row by
+    `index` with the `field` and the `reason`. A (line, hour) may appear once in a batch.
 
     After recording, the auto-flag policy flags active lines whose hour crosses the
     thresholds (`PORTAL_AUTOFLAG_*` settings), and the auto-pause policy pauses them.
@@ -81,6 +92,6 @@ def ingest(body: UsageBatch, ctx: Context = partner_access("usage.write")) -> An
         recording = execute(ctx.ledger, IngestUsage(partner_id=ctx.partner_id, rows=rows),
                             actor=ctx.actor)
     except InvalidUsage as e:
-        return problem(e.status, e.code, e.detail, errors=e.errors)
+        return problem(e.status, e.code, e.detail, errors=[_located(err) for err in e.errors])
     return {"received": len(rows), "recorded": recording.recorded,
             "corrected": recording.corrected, "unchanged": recording.unchanged}
