@@ -17,7 +17,6 @@ from typing import Any
 
 from aggregates.base import policy_actor
 from aggregates.usage import FlagThresholds, UsageLedger, decode_rows
-from service.commands.usage import AutoFlagLine
 
 NAME = "auto_flag"
 ACTOR = policy_actor(NAME)
@@ -26,14 +25,15 @@ ACTOR = policy_actor(NAME)
 REACTS_TO = (UsageLedger.UsageRecorded, UsageLedger.UsageCorrected)
 
 
-def react(event: Any, run: Callable[[AutoFlagLine], object],
-          thresholds: FlagThresholds) -> None:
-    """`run` executes the command as this policy (service/commands/execute.py)."""
+def react(event: Any, flag: Callable[..., object], thresholds: FlagThresholds) -> None:
+    """`flag(usage_ledger_id=, line_id=, hour=, reason=)` runs the flag command as this
+    policy; the composition root binds it (service/bootstrap.py), so the policy decides
+    what to do without depending on the service layer."""
     if not isinstance(event, REACTS_TO):
         return
     suspects = [r for r in event.rows if thresholds.may_flag(r[2:])]
     for row in decode_rows(event.day, suspects):
         reason = thresholds.reason(row)
         if reason is not None:
-            run(AutoFlagLine(usage_ledger_id=event.originator_id, line_id=row.line_id,
-                             hour=row.hour, reason=reason))
+            flag(usage_ledger_id=event.originator_id, line_id=row.line_id, hour=row.hour,
+                 reason=reason)

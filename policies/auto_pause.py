@@ -11,16 +11,15 @@ from typing import Any
 
 from aggregates.base import policy_actor
 from aggregates.line import Line
-from service.commands.lines import PauseFlaggedLine
 
 NAME = "auto_pause"
 ACTOR = policy_actor(NAME)
 REACTS_TO = (Line.Flagged,)
 
 
-
-
-def react(event: Any, run: Callable[[PauseFlaggedLine], object]) -> None:
-    """`run` executes the command as this policy (service/commands/execute.py)."""
+def react(event: Any, pause: Callable[..., object]) -> None:
+    """`pause(line_id=, flag_version=)` runs the pause command as this policy; the
+    composition root binds it (service/bootstrap.py), so the policy decides what to do
+    without depending on the service layer."""
     if isinstance(event, REACTS_TO):
-        run(PauseFlaggedLine(line_id=event.originator_id, flag_version=event.originator_version))
+        pause(line_id=event.originator_id, flag_version=event.originator_version)

@@ -32,6 +32,8 @@ from service.application import LedgerApplication
 from service.billing import Billing
 from service.clock import Clock, DatabaseClockStore, ManualClock, SystemClock
 from service.commands import Command, execute
+from service.commands.lines import PauseFlaggedLine
+from service.commands.usage import AutoFlagLine
 from service.gateway_books import SqlChargeBook
 from service.key_use import KeyUse
 from service.processing import Processor
@@ -174,10 +176,10 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     processor = Processor(
         source=app, read_model=read_model,
         # `ledger` is bound below, before the processor first runs.
-        reactions=[lambda event: auto_pause.react(event, lambda command: ledger.execute(
-                       command, actor=auto_pause.ACTOR)),
-                   lambda event: auto_flag.react(event, lambda command: ledger.execute(
-                       command, actor=auto_flag.ACTOR), thresholds)],
+        reactions=[lambda event: auto_pause.react(event, lambda **fields: ledger.execute(
+                       PauseFlaggedLine(**fields), actor=auto_pause.ACTOR)),
+                   lambda event: auto_flag.react(event, lambda **fields: ledger.execute(
+                       AutoFlagLine(**fields), actor=auto_flag.ACTOR), thresholds)],
         reacts_to=(*auto_pause.REACTS_TO, *auto_flag.REACTS_TO),
     )
     usage = Usage(app=app, read_model=read_model, caught_up=processor.run)
