@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -112,14 +112,15 @@ class MemoryChargeBook:
 
 class SimulatedGateway:
     """Declines the token `tok_decline` (`card_declined`) and cards expired at the time
-    of the attempt (`card_expired`); every other charge succeeds. `delay_seconds` makes
+    of the attempt (`card_expired`); every other charge succeeds. `delay` makes
     each new charge slow, as a real gateway's round trip is (the race tests use it)."""
 
-    def __init__(self, books: ChargeBook | None = None, *, delay_seconds: float = 0.0) -> None:
-        if delay_seconds < 0:
-            raise ValueError(f"delay_seconds must not be negative, got {delay_seconds!r}")
+    def __init__(self, books: ChargeBook | None = None, *,
+                 delay: timedelta = timedelta(0)) -> None:
+        if delay < timedelta(0):
+            raise ValueError(f"the delay must not be negative, got {delay!r}")
         self.books: ChargeBook = books if books is not None else MemoryChargeBook()
-        self.delay_seconds = delay_seconds
+        self.delay = delay
 
     @staticmethod
     def decide(method: PaymentMethod, at: datetime) -> PaymentResult:
@@ -137,8 +138,8 @@ class SimulatedGateway:
             raise ValueError(f"a charge must be a positive integer amount, got {amount!r}")
         booked = self.books.find(attempt_id)
         if booked is None:
-            if self.delay_seconds:
-                time.sleep(self.delay_seconds)
+            if self.delay:
+                time.sleep(self.delay.total_seconds())
             result = self.decide(method, at)
             booked = self.books.record(GatewayCharge(
                 attempt_id=attempt_id, amount=amount, currency=currency,

@@ -46,8 +46,8 @@ _INVISIBLE = (
 
 
 def _char(code: int) -> str:
-    # \uXXXX escapes read the same in Python and ECMA-262 patterns; astral characters are
-    # written as themselves (Python reads them as one character).
+    # \u escapes of four hex digits read the same in Python and ECMA-262 patterns; astral
+    # characters are written as themselves (Python reads them as one character).
     return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)
 
 

@@ -187,7 +187,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     scheduler = scheduler or Scheduler(clock=clock, after_job=processor.run,
                                        tick_seconds=settings.tick_seconds)
     gateway = SimulatedGateway(SqlChargeBook(read_model),
-                               delay_seconds=settings.gateway_delay_ms / 1000)
+                               delay=timedelta(milliseconds=settings.gateway_delay_ms))
     billing = Billing(app=app, read_model=read_model, gateway=gateway, caught_up=processor.run,
                       lease=timedelta(seconds=settings.payment_lease_seconds))
     # Added in the order they run at one instant (projections/timers.KINDS).

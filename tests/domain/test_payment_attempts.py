@@ -278,7 +278,7 @@ def test_the_books_hold_no_card_token_and_window_by_the_attempts_time() -> None:
 
 def test_a_gateway_needs_an_attempt_id_and_a_non_negative_delay() -> None:
     with pytest.raises(ValueError):
-        SimulatedGateway(delay_seconds=-1)
+        SimulatedGateway(delay=timedelta(seconds=-1))
     with pytest.raises(ValueError):
         SimulatedGateway().charge(attempt_id="not-an-id", method=card(),  # type: ignore[arg-type]
                                   amount=6229, currency="USD", at=ISSUED_AT)
