@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -78,12 +78,6 @@ def safe_text(text: str, limit: int = ERROR_LIMIT) -> str:
 def describe(error: BaseException) -> str:
     message = str(error).strip()
     return safe_text(f"{type(error).__name__}: {message}" if message else type(error).__name__)
-
-
-def now_text() -> str:
-    # The wall clock, not the service clock: an operator wants to know when it happened,
-    # also on a service whose clock is moved by hand.
-    return stored(datetime.now(UTC))
 
 
 # -- which partner an event belongs to ----------------------------------------------------
@@ -192,15 +186,17 @@ def failed(sql: Sql, entry: Any, error: str) -> Held:
                 safe_text(error))
 
 
-def record(sql: Sql, held: Iterable[Held], *, partition: int) -> None:
-    """Rows for held events. A position seen again (a rebuild's copy, a runner that lost a
-    race) keeps its first row."""
-    at = now_text()
+def record(sql: Sql, held: Iterable[Held], *, partition: int, at: datetime) -> None:
+    """Rows for held events, seen at `at` (the host's wall clock, not the service clock:
+    an operator wants to know when it happened, also on a service whose clock is moved by
+    hand). A position seen again (a rebuild's copy, a runner that lost a race) keeps its
+    first row."""
+    seen = stored(at)
     sql.many("INSERT INTO s_quarantine (position, partition_index, partner_id, originator_id, "
              "event_type, error, attempts, first_seen, last_tried) "
              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
              [(h.position, partition, h.partner_id, str(h.notification.originator_id),
-               h.event_type, h.error, 0 if h.error is None else 1, at, at) for h in held])
+               h.event_type, h.error, 0 if h.error is None else 1, seen, seen) for h in held])
 
 
 # -- reading and releasing ----------------------------------------------------------------
@@ -248,6 +244,6 @@ def release(sql: Sql, positions: Sequence[int]) -> None:
     sql.many("DELETE FROM s_quarantine WHERE position = ?", [(p,) for p in positions])
 
 
-def fail_again(sql: Sql, position: int, error: str) -> None:
+def fail_again(sql: Sql, position: int, error: str, *, at: datetime) -> None:
     sql.run("UPDATE s_quarantine SET error = ?, attempts = attempts + 1, last_tried = ? "
-            "WHERE position = ?", safe_text(error), now_text(), position)
+            "WHERE position = ?", safe_text(error), stored(at), position)

@@ -13,6 +13,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -122,6 +123,9 @@ class ReadModel(TrackingRecorder):
     upstream = "ledger"
     postgres = False
     partition = 0  # this store's index in a partitioned deployment (set by bootstrap)
+    # The host's wall clock, for operational stamps (quarantine rows); set by bootstrap so
+    # that no projection reads a clock of its own.
+    wall_clock: Callable[[], datetime]
     events_table: str
     position_column: str
 
@@ -302,7 +306,7 @@ class ReadModel(TrackingRecorder):
         views = self._apply_views(sql, items, chain_head=chain_head)
         held = [item for item in items if isinstance(item, Held)]
         if held:
-            quarantine.record(sql, held, partition=self.partition)
+            quarantine.record(sql, held, partition=self.partition, at=self.wall_clock())
         if items and track:
             self._insert_tracking(sql.statement_cursor(),
                                   Tracking(self.upstream, items[-1].position))
@@ -344,7 +348,7 @@ class ReadModel(TrackingRecorder):
 
     def fail_again(self, position: int, error: str) -> None:
         with self.writing() as sql:
-            quarantine.fail_again(sql, position, error)
+            quarantine.fail_again(sql, position, error, at=self.wall_clock())
 
     def notifications(self, positions: Sequence[int]) -> list[Notification]:
         """Stored events by log position (for as-of replicas), in log order."""

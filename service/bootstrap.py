@@ -158,6 +158,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
         _ensure_database(settings)
     read_model = _read_model(env, postgres=settings.is_postgres)
     read_model.partition = partition  # named in its quarantine rows and logs
+    read_model.wall_clock = lambda: datetime.now(UTC)
     clock = clock or _clock(read_model, settings)
     app_env = {**env, "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
     if settings.inline_views:
