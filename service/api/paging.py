@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
+from aggregates.bounds import MAX_POSITION
 from service.api import fields
 from service.api.problems import ApiProblem
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = fields.MAX_LIMIT
-MAX_POSITION = 2**63 - 1
 
 
 def encode_cursor(position: int | None) -> str | None:
