@@ -254,12 +254,13 @@ class Partner(LedgerAggregate):
 
     def remove_payment_method(self, *, method_id: UUID, actor: Actor, at: datetime) -> None:
         """Remove a card; removing the default makes the most recently added remaining card
-        the default (or none when no card is left)."""
+        that has not expired at `at` the default (or none when no such card is left: an
+        expired card never becomes the default, as `make_default_payment_method` refuses)."""
         self._require_method(method_id)
         default = self.default_payment_method_id
         if default == method_id:
-            remaining = [data["id"] for key, data in self._payment_methods.items()
-                         if key != str(method_id)]
+            remaining = [method.id for method in self.payment_methods.values()
+                         if method.id != method_id and not card_expired(method, at)]
             default = remaining[-1] if remaining else None
         self._trigger(self.PaymentMethodRemoved, actor=actor, at=at, method_id=method_id,
                       default_payment_method_id=default)

@@ -142,6 +142,22 @@ def test_removing_the_default_promotes_the_most_recently_added_remaining_method(
     assert list(partner.payment_methods) == [second]
 
 
+def test_removing_the_default_never_makes_an_expired_card_the_default() -> None:
+    partner = new_partner()
+    lasting = add_card(partner)
+    expiring = add_card(partner, exp_month=2, exp_year=2024)  # valid through February 2024
+    default = add_card(partner)
+    partner.make_default_payment_method(method_id=default, actor=SUPPORT, at=NOW)
+    march = datetime(2024, 3, 1, tzinfo=UTC)
+
+    partner.remove_payment_method(method_id=default, actor=SUPPORT, at=march)
+
+    assert partner.default_payment_method_id == lasting  # the newer card has expired
+    partner.remove_payment_method(method_id=lasting, actor=SUPPORT, at=march)
+    assert partner.default_payment_method_id is None
+    assert list(partner.payment_methods) == [expiring]
+
+
 def test_removing_a_method_that_is_not_the_default_keeps_the_default() -> None:
     partner = new_partner()
     first = add_card(partner)
