@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -57,3 +59,33 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+def kill_under_load(process: subprocess.Popen[bytes], *, base: str, headers: dict[str, str],
+                    partner: str, clients: int, at_least: int) -> list[str]:
+    """Provisions lines for `partner` from `clients` threads until at least `at_least` were
+    acknowledged, then SIGKILLs `process` mid-load; answers the ids acknowledged."""
+    acknowledged: list[str] = []
+    stop_sending = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=5) as http:
+            while not stop_sending.is_set():
+                try:
+                    response = http.post(f"/v1/partners/{partner}/lines", json={})
+                except httpx.HTTPError:
+                    return
+                if response.status_code == 201:
+                    acknowledged.append(response.json()["id"])
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    while len(acknowledged) < at_least:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    stop_sending.set()
+    for thread in threads:
+        thread.join(10)
+    return acknowledged

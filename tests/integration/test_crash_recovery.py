@@ -3,15 +3,19 @@ acknowledged command is in the log, every view equals a rebuild, nothing applied
 
 from __future__ import annotations
 
-import signal
-import threading
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import ADMIN_TOKEN, start_ledger
-from tests.integration.processes import free_port, service_env, start, stop, wait_healthy
+from tests.integration.processes import (
+    free_port,
+    kill_under_load,
+    service_env,
+    start,
+    stop,
+    wait_healthy,
+)
 from tests.integration.views import snapshot
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -35,29 +39,8 @@ def test_acknowledged_commands_survive_a_sigkill_and_views_complete_on_restart(
     first = start(["serve", "--port", str(port)], env, tmp_path / "serve.log")
     wait_healthy(port, first)
     partner, headers = _setup(base)
-    acknowledged: list[str] = []
-    stop_sending = threading.Event()
-
-    def client() -> None:
-        with httpx.Client(base_url=base, headers=headers, timeout=5) as http:
-            while not stop_sending.is_set():
-                try:
-                    response = http.post(f"/v1/partners/{partner}/lines", json={})
-                except httpx.HTTPError:
-                    return
-                if response.status_code == 201:
-                    acknowledged.append(response.json()["id"])
-
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    while len(acknowledged) < 30:
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait(10)
-    stop_sending.set()
-    for thread in threads:
-        thread.join(10)
+    acknowledged = kill_under_load(first, base=base, headers=headers, partner=partner,
+                                   clients=4, at_least=30)
 
     second = start(["serve", "--port", str(port)], env, tmp_path / "serve.log")
     try:

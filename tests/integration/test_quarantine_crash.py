@@ -4,8 +4,6 @@ quarantines the new one instead of hanging), answers healthz `degraded`, and ser
 
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,14 @@ import httpx
 from projections import quarantine
 from tests.conftest import ADMIN_TOKEN, start_ledger
 from tests.integration.faults import record_undecodable
-from tests.integration.processes import free_port, service_env, start, stop, wait_healthy
+from tests.integration.processes import (
+    free_port,
+    kill_under_load,
+    service_env,
+    start,
+    stop,
+    wait_healthy,
+)
 from tests.integration.views import event_count
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -60,29 +65,8 @@ def test_a_service_killed_while_a_partner_is_quarantined_restarts_and_serves(
                       json={}).status_code == 201
     assert _health_once(base, 1)["status"] == "degraded"
 
-    acknowledged: list[str] = []
-    stop_sending = threading.Event()
-
-    def client() -> None:
-        with httpx.Client(base_url=base, headers=headers, timeout=5) as http:
-            while not stop_sending.is_set():
-                try:
-                    response = http.post(f"/v1/partners/{other}/lines", json={})
-                except httpx.HTTPError:
-                    return
-                if response.status_code == 201:
-                    acknowledged.append(response.json()["id"])
-
-    threads = [threading.Thread(target=client) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    while len(acknowledged) < 10:
-        time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.wait(10)
-    stop_sending.set()
-    for thread in threads:
-        thread.join(10)
+    acknowledged = kill_under_load(first, base=base, headers=headers, partner=other,
+                                   clients=3, at_least=10)
     record_undecodable(hand, partner_id=UUID(late))  # while the service is down
 
     second = start(["serve", "--port", str(port)], env, tmp_path / "serve.log")
