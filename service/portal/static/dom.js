@@ -20,11 +20,12 @@ export function h(tag, attrs, ...children) {
 
 export const $ = (id) => document.getElementById(id);
 
+// An exact amount "p/q" in minor units (the charge explanation's rationals): shown rounded
+// like all money, the exact value to four more places on hover.
 export function fractionMoney(text, currency) {
   const [p, q] = String(text).split("/").map(Number);
   const value = q ? p / q : p;
-  return h("span", { title: `${money(value, currency, 4)} (exactly ${text} minor units)` },
-    money(value, currency));
+  return h("span", { title: `exactly ${money(value, currency, 4)}` }, money(value, currency));
 }
 
 export function badge(text, kind) {
