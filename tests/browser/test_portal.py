@@ -404,7 +404,8 @@ def test_a_billing_key_sees_the_billing_pages_and_no_audit_trail(
 ) -> None:
     portal.sign_in(site.tokens["billing"])
 
-    assert portal.nav() == ["billing", "upcoming", "invoices", "my-status", "alerts"]
+    assert portal.nav() == ["billing", "upcoming", "invoices", "payment-methods", "my-status",
+                          "alerts"]
     assert portal.page.get_attribute("#view", "data-view") == "billing"
 
 

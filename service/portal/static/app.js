@@ -126,6 +126,7 @@ function renderNav(current) {
 }
 
 let renderSeq = 0;
+let pendingFlash = null;
 
 async function route() {
   if (!session) {
@@ -197,7 +198,13 @@ async function route() {
   }
   view.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   const mounted = [];
-  const ctx = { rest, query, asOf, params: asOf ? { as_of: asOf } : {}, onMount: (fn) => mounted.push(fn) };
+  // `reload(flash)` renders the page again after a change, with a one-time message.
+  const flash = pendingFlash;
+  pendingFlash = null;
+  const ctx = {
+    rest, query, asOf, params: asOf ? { as_of: asOf } : {}, onMount: (fn) => mounted.push(fn),
+    flash, reload: (message) => { pendingFlash = message || null; route(); },
+  };
   try {
     const node = await (detail || def).render(ctx);
     if (seq !== renderSeq) return;

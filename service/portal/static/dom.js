@@ -58,8 +58,11 @@ export function table(columns, rows, { id, rowId, rowClass, empty, foot } = {}) 
     foot ? h("tfoot", null, foot) : null);
 }
 
+// A panel scrolls sideways when its table is wider than the window: it takes the keyboard
+// focus so that it can be scrolled without a mouse, and is named by its title.
 export function section(title, ...children) {
-  return h("section", { class: "panel" }, title ? h("h2", null, title) : null, children);
+  return h("section", { class: "panel", tabindex: "0", "aria-label": title || null },
+    title ? h("h2", null, title) : null, children);
 }
 
 export function note(text, kind = "info") {
