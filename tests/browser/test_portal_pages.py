@@ -162,3 +162,24 @@ def test_every_page_has_no_accessibility_violation_and_fits_the_width(
     check("team")
 
     assert not found, "\n\n".join(f"== {k}\n{v}" for k, v in found.items())
+
+
+def test_analytics_filter_by_date_range_and_sub_account_and_mark_partial_buckets(
+    portal: PortalPage, site: Site,
+) -> None:
+    sub = next(s for s in site.all("/sub-accounts") if s["line_count"])
+    since, until = "2026-01-07T00:00:00Z", "2026-02-11T00:00:00Z"  # a Wednesday to a Wednesday
+    expected = site.get("/analytics/conversations", bucket="week", since=since, until=until,
+                        sub_account_id=sub["id"])
+    portal.sign_in(site.tokens["admin"])
+
+    portal.open("analytics", **{"from": "2026-01-07", "to": "2026-02-10",
+                                "sub_account_id": sub["id"]})
+
+    new = portal.page.evaluate("() => Array.from(document.getElementById("
+                               "'plot-new-vs-responded').data[0].y)")
+    assert new == [b["new_conversations"] for b in expected["series"]]
+    # The first and last weeks are cut by the range: both marked, no other.
+    assert portal.page.get_attribute("#partial-buckets", "data-count") == "2"
+    assert portal.page.input_value("#filter-from") == "2026-01-07"
+    assert portal.page.input_value("#filter-analytics-sub-account") == sub["id"]
