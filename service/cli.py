@@ -24,8 +24,11 @@ from service.commands.partners import IssueKey
 from service.partitions import build_cluster, home_partner_id
 from service.settings import Settings
 
+# Plain click help (rich_markup_mode=None): paragraphs rewrapped to the terminal, one short
+# line per command, flags shown as flags (typer's rich panels print `<bool>` beside every
+# flag and keep the docstrings' line breaks).
 app = typer.Typer(help="Partner Ledger: event-sourced billing and lifecycle service.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 console = Console(stderr=True)
 CLI_ACTOR = Actor(key_id="cli", role="platform:admin")
 
