@@ -150,6 +150,8 @@ def test_every_page_has_no_accessibility_violation_and_fits_the_width(
     portal.sign_in(site.tokens["auditor"])
     pages = portal.nav()
     check(pages[0])  # open after signing in
+    if portal.page.viewport_size["width"] == PHONE["width"]:
+        portal.screenshot("lines-phone")
     for view in pages[1:]:
         portal.click_nav(view)
         check(view)
