@@ -4,6 +4,7 @@ token; 401 for an unknown or revoked key."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from tests.api.conftest import ADMIN, Portal, bearer
 from tests.api.helpers import assert_problem
@@ -11,13 +12,13 @@ from tests.api.helpers import assert_problem
 FIELDS = {"key_id", "role", "scope", "partner_id", "permissions", "now"}
 
 
-def me(portal: Portal, headers: dict[str, str]) -> dict[str, object]:
+def me(portal: Portal, headers: dict[str, str]) -> dict[str, Any]:
     response = portal.client.get("/v1/me", headers=headers)
     assert response.status_code == 200, response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert set(body) == FIELDS
     assert datetime.fromisoformat(str(body["now"]).replace("Z", "+00:00")).tzinfo is not None
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 def test_each_key_reads_its_role_scope_and_permissions(portal: Portal) -> None:
@@ -28,14 +29,14 @@ def test_each_key_reads_its_role_scope_and_permissions(portal: Portal) -> None:
 
     assert (admin["role"], admin["scope"], admin["partner_id"]) == \
         ("admin", "partner", portal.partner_id)
-    assert {"keys.partner", "billing.write", "audit.read"} <= set(admin["permissions"])  # type: ignore[arg-type]
-    assert "verify.run" not in admin["permissions"]  # type: ignore[operator]
-    assert "billing.write" in billing["permissions"]  # type: ignore[operator]
-    assert "keys.partner" not in billing["permissions"]  # type: ignore[operator]
+    assert {"keys.partner", "billing.write", "audit.read"} <= set(admin["permissions"])
+    assert "verify.run" not in admin["permissions"]
+    assert "billing.write" in billing["permissions"]
+    assert "keys.partner" not in billing["permissions"]
     assert (auditor["role"], auditor["scope"], auditor["partner_id"]) == \
         ("auditor", "platform", None)
-    assert "verify.run" in auditor["permissions"]  # type: ignore[operator]
-    assert "billing.write" not in auditor["permissions"]  # type: ignore[operator]
+    assert "verify.run" in auditor["permissions"]
+    assert "billing.write" not in auditor["permissions"]
     assert platform["key_id"] == "platform-admin" and platform["scope"] == "platform"
 
 
