@@ -39,7 +39,8 @@ def url_parameters(url: str) -> dict[str, str]:
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as error:
-        raise ValueError(f"not a PostgreSQL URL libpq can read ({error})") from None
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+        raise ValueError(f"not a PostgreSQL URL libpq can read ({reason})") from None
     return {key: str(value) for key, value in params.items() if value is not None}
 
 
