@@ -194,7 +194,8 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     alerts = Alerts(app=app, read_model=read_model, caught_up=processor.run)
     scheduler = scheduler or Scheduler(clock=clock, after_job=processor.run,
                                        tick_seconds=settings.tick_seconds)
-    gateway = SimulatedGateway(SqlChargeBook(read_model),
+    books = read_only.ReadOnlyChargeBook if settings.read_only else SqlChargeBook
+    gateway = SimulatedGateway(books(read_model),
                                delay=timedelta(milliseconds=settings.gateway_delay_ms))
     billing = Billing(app=app, read_model=read_model, gateway=gateway, caught_up=processor.run,
                       lease=timedelta(seconds=settings.payment_lease_seconds))

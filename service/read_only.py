@@ -18,9 +18,11 @@ from uuid import UUID
 import psycopg
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from projections.read_model import ReadModel
 from projections.runner import Retried
 from service.api.problems import ApiProblem, problem
 from service.clock import DatabaseClockStore
+from service.gateway_books import SqlChargeBook
 from service.key_use import KeyUse
 from service.processing import Processor
 
@@ -47,6 +49,13 @@ class ReadOnlyProcessor(Processor):
 
     def retry(self, partner_id: str) -> Retried:
         raise ReadOnly("a quarantine retry")
+
+
+class ReadOnlyChargeBook(SqlChargeBook):
+    """The gateway's book as the primary keeps it; its table is the primary's to create."""
+
+    def __init__(self, read_model: ReadModel) -> None:
+        self.read_model = read_model
 
 
 class ReadOnlyKeyUse(KeyUse):

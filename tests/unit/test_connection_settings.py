@@ -68,9 +68,16 @@ def test_an_unknown_setting_is_named_with_the_closest_known_one() -> None:
     assert unknown_setting({"PORTAL_PORT": "1", "PORTAL_TEST_POSTGRES_URL": "x"}) is None
 
 
-def test_the_service_refuses_to_start_on_an_unknown_setting(tmp_path: object) -> None:
+def test_the_service_refuses_to_start_on_an_unknown_setting() -> None:
     result = CliRunner().invoke(app, ["serve"], env={"PORTAL_READONLY": "true"})
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert lines == ["error: unknown setting PORTAL_READONLY (did you mean PORTAL_READ_ONLY?); "
                      "known settings: see docs/OPERATIONS.md"]
+
+
+def test_a_read_only_process_refuses_to_project() -> None:
+    result = CliRunner().invoke(app, ["project"], env={
+        "PORTAL_READ_ONLY": "true", "PORTAL_DATABASE_URL": "postgresql://u:p@127.0.0.1:9/x"})
+    assert result.exit_code == 2
+    assert "PORTAL_READ_ONLY=true: a read-only process projects nothing" in result.output
