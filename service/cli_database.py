@@ -41,6 +41,7 @@ def masked_url(url: str) -> str:
 def described(settings: Settings) -> str:
     """The database (password masked) and how many partitions beside it."""
     extra = "" if settings.partitions == 1 else \
+        f" and {settings.partitions - 1} more partition URL(s)" if settings.partition_urls else \
         f" and its {settings.partitions - 1} partition sibling(s)"
     return f"{masked_url(settings.database_url)}{extra}"
 
