@@ -56,4 +56,4 @@ def test_commands_over_partitions_on_two_servers_through_pgbouncer(bounced: Boun
 def test_api_processes_and_a_projector_through_pgbouncer_lose_nothing(
         bounced: Bounced, tmp_path: Path) -> None:
     scale_out(bounced.direct["pgb_scale"], bounced.url("pgb_scale"), tmp_path,
-              commands_per_client=10, prepared_statements="false")
+              commands_per_client=5, prepared_statements="false")

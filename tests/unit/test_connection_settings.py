@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from service.cli import app
+from service.cli_database import masked_url
 from service.pg_connect import LedgerPostgresFactory
 from service.setting_names import unknown_setting
 from service.settings import Settings
@@ -81,3 +82,9 @@ def test_a_read_only_process_refuses_to_project() -> None:
         "PORTAL_READ_ONLY": "true", "PORTAL_DATABASE_URL": "postgresql://u:p@127.0.0.1:9/x"})
     assert result.exit_code == 2
     assert "PORTAL_READ_ONLY=true: a read-only process projects nothing" in result.output
+
+
+def test_a_multi_host_url_is_shown_without_its_password() -> None:
+    assert masked_url(PRIMARY) == ("postgresql://u:***@db1:5432,db2:5433/ledger"
+                                   "?target_session_attrs=read-write")
+    assert masked_url("postgresql://u:pw@[::1]:5432/db") == "postgresql://u:***@[::1]:5432/db"

@@ -1,0 +1,31 @@
+"""`make cluster-demo`'s run (ops/cluster_demo.py) on the session's servers plus one
+cluster of its own to stop: one partition's server crashes under load through pgBouncer,
+and the other partitions, the projector, health, the acknowledged commands, `ledger
+verify` and the standby's read-only process all hold. PostgreSQL by nature."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psycopg
+
+from ops.cluster_demo import Stage, run
+from ops.pg_clusters import PgCluster, create_cluster, free_port
+from tests.conftest import _server_url
+
+
+def test_one_partition_down_under_load_leaves_the_others_serving(
+        second_server: PgCluster, standby: PgCluster, tmp_path: Path) -> None:
+    port = int(psycopg.conninfo.conninfo_to_dict(_server_url()).get("port") or 5432)
+    suite = PgCluster(name="suite", port=port)  # never stopped: another partition's server
+    victim = create_cluster(f"ledger_t{os.getpid()}_victim", free_port(second_server.port + 20),
+                            fast=False)
+    try:
+        checks = run(Stage(servers=[second_server, suite, victim], standby=standby,
+                           victim=victim), tmp_path, seconds=2.0)
+    finally:
+        victim.drop()
+    failed = [f"{check.name}: {check.detail}" for check in checks if not check.ok]
+    assert not failed, "\n".join(failed)
+    assert len(checks) == 9
