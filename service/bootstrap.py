@@ -227,17 +227,17 @@ def _ensure_database(settings: Settings) -> None:
     sends `postgres` to, and create a stray database there.)"""
     if settings.read_only:
         return
-    options = {"connect_timeout": settings.connect_timeout_seconds,
-               "prepared_statements": settings.prepared_statements}
+    timeout, prepared = settings.connect_timeout_seconds, settings.prepared_statements
     name = pg_connect.url_parameters(settings.database_url).get("dbname") or "postgres"
     try:
-        pg_connect.connect(settings.database_url, **options).close()
+        pg_connect.connect(settings.database_url, connect_timeout=timeout,
+                           prepared_statements=prepared).close()
         return
     except psycopg.OperationalError as error:
         # libpq gives no SQLSTATE for a failed connection, only PostgreSQL's message.
         if f'database "{name}" does not exist' not in str(error):
             raise
     with pg_connect.connect(settings.database_url, dbname="postgres", autocommit=True,
-                            **options) as conn, \
+                            connect_timeout=timeout, prepared_statements=prepared) as conn, \
             contextlib.suppress(psycopg.errors.DuplicateDatabase):
         conn.execute(SQL("CREATE DATABASE {}").format(Identifier(name)))

@@ -95,7 +95,8 @@ class LedgerPostgresFactory(PostgresFactory):
         url = self.env.get(URL_KEY)
         if not url:
             return
-        extra = {key: value for key, value in url_parameters(url).items() if key not in _OWN}
+        extra: dict[str, Any] = {key: value for key, value in url_parameters(url).items()
+                                 if key not in _OWN}
         extra["connect_timeout"] = int(self.env.get(CONNECT_TIMEOUT_KEY) or "5")
         if not strtobool(self.env.get(PREPARED_KEY) or "y"):
             extra["prepare_threshold"] = None
