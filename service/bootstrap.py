@@ -141,6 +141,16 @@ def _clock(read_model: ReadModel, settings: Settings) -> Clock:
     return _manual_clock(read_model, settings) if settings.clock == "manual" else SystemClock()
 
 
+def shared_clock(settings: Settings) -> Clock:
+    """The deployment's clock for a process that builds one partition other than the home
+    one: a manual clock is read from partition 0's database, the system clock is local."""
+    if settings.clock != "manual":
+        return SystemClock()
+    with schema_lock(settings):
+        read_model = _read_model(_env(settings), postgres=settings.is_postgres)
+    return _manual_clock(read_model, settings)
+
+
 def replica_cache(settings: Settings) -> ReplicaCache:
     return ReplicaCache(per_partner=settings.as_of_replicas_per_partner,
                         total=settings.as_of_replicas,
@@ -165,6 +175,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
         recorder = InlinePostgresRecorder if settings.is_postgres else InlineSQLiteRecorder
         app_env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
     app = LedgerApplication(env=app_env, clock=clock, group_commit=settings.group_commit)
+    app.partition = partition
     if settings.inline_views:
         app.recorder.inline = InlineViews(  # type: ignore[attr-defined]
             read_model, app.mapper, events_table=read_model.events_table,

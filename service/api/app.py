@@ -8,7 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from service.api import authentication, docs, idempotency, problems, request_body
+from service.api import (
+    authentication,
+    docs,
+    idempotency,
+    partition_gate,
+    problems,
+    request_body,
+)
 from service.api.routes import (
     alerts,
     analytics,
@@ -24,6 +31,7 @@ from service.api.routes import (
 )
 from service.api.shared_clock import read_shared_clock
 from service.bootstrap import Ledger
+from service.partition_health import PartitionUnavailable
 from service.partitions import Cluster
 from service.portal import web as portal
 from service.verify_jobs import VerifyJobs
@@ -37,7 +45,10 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # A process that stopped between a charge and its record left the attempt open.
         for ledger in cluster.ledgers:
-            ledger.billing.settle_open_attempts()
+            try:
+                ledger.billing.settle_open_attempts()
+            except PartitionUnavailable:  # its guard logged it; the others start
+                continue
         if run_scheduler:
             cluster.scheduler.start()
         try:
@@ -59,11 +70,14 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     app.state.cluster = cluster
     app.state.verify_jobs = verify_jobs = VerifyJobs(cluster.ledgers, settings=cluster.settings)
     problems.install(app)
-    # The last middleware added runs first: authentication (headers only), then the
-    # body's size, type and JSON checks, then the idempotency claim, then the route.
+    # The last middleware added runs first: the partition gate, authentication (headers
+    # only), then the body's size, type and JSON checks, then the idempotency claim, then
+    # the committed-answer guard, then the route.
+    partition_gate.install_inner(app)  # next to the routes: a committed command's answer
     app.state.idempotency = idempotency.install(app, cluster)
     request_body.install(app)
     authentication.install(app, cluster)
+    partition_gate.install_outer(app, cluster)  # first: an unavailable partition's 503
     for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
                    usage, analytics, alerts, reconciliation):
         app.include_router(module.router, responses=problems.RESPONSES)
