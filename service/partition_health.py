@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -76,6 +77,25 @@ def probe_for(settings: Settings) -> Callable[[], None]:
             conn.close()
 
     return probe_sqlite
+
+
+def first_start_check(settings: Settings) -> Callable[[], None]:
+    """The probe before a partition is built: a database that does not exist yet is
+    fine (the build creates it); one that exists and does not answer is not."""
+    probe = probe_for(settings)
+
+    def check() -> None:
+        if not settings.is_postgres:
+            if Path(settings.database_url.removeprefix("sqlite:///")).exists():
+                probe()
+            return
+        try:
+            probe()
+        except psycopg.OperationalError as error:
+            if "does not exist" not in str(error):
+                raise
+
+    return check
 
 
 class PartitionGuard:

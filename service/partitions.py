@@ -28,6 +28,7 @@ from service.partition_health import (
     PartitionMonitor,
     PartitionUnavailable,
     UnbuiltPartition,
+    first_start_check,
     probe_for,
 )
 from service.scheduler import Scheduler
@@ -172,6 +173,8 @@ def _build_or_stand_in(cluster: Cluster, index: int, build_one: Callable[[], Led
     cluster.guards.append(guard)
     cluster.indexes.append(index)
     try:
+        # Fast: the library would retry a server that does not answer for a minute.
+        first_start_check(cluster.settings.partition(index))()
         ledger = build_one()
         ledger.admin_token = cluster.admin_token
     except Exception as error:
