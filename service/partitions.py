@@ -11,6 +11,8 @@ partner, platform keys, the clock and its jobs, verify, rebuild) is done here.
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,6 +26,7 @@ from service.bootstrap import Ledger, build, build_partition, schema_lock, share
 from service.commands import execute
 from service.commands.partners import CreatePartner
 from service.partition_health import (
+    PROBE_INTERVAL_SECONDS,
     PartitionGuard,
     PartitionMonitor,
     PartitionUnavailable,
@@ -33,6 +36,8 @@ from service.partition_health import (
 )
 from service.scheduler import Scheduler
 from service.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def partition_of(partner_id: UUID, count: int) -> int:
@@ -228,6 +233,16 @@ def _build_one_partition(settings: Settings, index: int) -> Cluster:
     if not 0 <= index < settings.partitions:
         raise ValueError(f"no partition {index}: there are {settings.partitions}")
     own = settings.partition(index)
+    check, waited = first_start_check(own), False
+    while True:  # a projector started while its partition is down waits for it
+        try:
+            check()
+            break
+        except Exception as error:
+            if not waited:
+                log.error("partition %s does not answer (%s); waiting for it", index, error)
+                waited = True
+            time.sleep(PROBE_INTERVAL_SECONDS)
     clock = shared_clock(settings) if index else None
     with schema_lock(own):
         ledger = build_partition(own, clock=clock, job_suffix=f"@p{index}", partition=index)
