@@ -165,7 +165,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     its partitions; each partition adds its jobs to the scheduler."""
     env = _env(settings)
     if settings.is_postgres:
-        _ensure_database(settings)
+        ensure_database(settings)
     read_model = _read_model(env, postgres=settings.is_postgres)
     read_model.partition = partition  # named in its quarantine rows and logs
     read_model.wall_clock = lambda: datetime.now(UTC)
@@ -221,7 +221,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     return ledger
 
 
-def _ensure_database(settings: Settings) -> None:
+def ensure_database(settings: Settings) -> None:
     """Creates a partition's database on first start (partition 0's must exist)."""
     url = urlparse(settings.database_url)
     name = url.path.lstrip("/") or "postgres"

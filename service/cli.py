@@ -124,7 +124,7 @@ def project(
         while not stop.is_set():
             try:
                 # Policies stamp their events with the shared time.
-                cluster.home.clock.refresh()
+                cluster.clock.refresh()
                 cluster.caught_up()
             except DATABASE_ERRORS as error:  # one store's failure; the next pass retries
                 logging.getLogger(__name__).error("a catch-up pass failed: %s", error)

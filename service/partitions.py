@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import cast
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from aggregates.api_key import ApiKey, token_partition
 from aggregates.base import Actor
 from aggregates.partner import Partner
-from service.bootstrap import Ledger, build, build_partition, schema_lock, shared_clock
+from service.bootstrap import (
+    Ledger,
+    build,
+    build_partition,
+    ensure_database,
+    replica_cache,
+    schema_lock,
+    shared_clock,
+)
+from service.clock import Clock, SystemClock
 from service.commands import execute
 from service.commands.partners import CreatePartner
 from service.partition_health import (
@@ -95,7 +105,12 @@ class Cluster:
 
     @property
     def admin_token(self) -> str:
-        return self.home.admin_token
+        return self.settings.admin_token or self.home.admin_token
+
+    @property
+    def clock(self) -> Clock:
+        """The deployment's one clock (the scheduler's), whichever partitions answer."""
+        return self.scheduler.clock
 
     def guard_of(self, partner_id: UUID) -> PartitionGuard:
         return self.guards[partition_of(partner_id, len(self.ledgers))]
@@ -190,8 +205,7 @@ def _build_or_stand_in(cluster: Cluster, index: int, build_one: Callable[[], Led
             # Runs on the monitor's thread when a probe answers; a failure keeps the
             # breaker open for the next probe.
             if isinstance(cluster.ledgers[position], UnbuiltPartition):
-                with schema_lock(cluster.settings.partition(index)):
-                    built = build_one()
+                built = build_one()
                 guard.attach(*_datastores(built))
                 built.admin_token = cluster.admin_token
                 cluster.ledgers[position] = built
@@ -214,17 +228,37 @@ def build_cluster(settings: Settings | None = None, *, only: int | None = None) 
         return _build_one_partition(settings, only)
     if settings.partitions == 1:
         return Cluster.of(build(settings))
-    with schema_lock(settings):
-        home = build_partition(settings, job_suffix="@p0")
-        cluster = Cluster(settings=settings, ledgers=[home], scheduler=home.scheduler)
-        for index in range(1, settings.partitions):
-            _build_or_stand_in(cluster, index, partial(
-                build_partition, settings.partition(index), clock=home.clock,
-                scheduler=home.scheduler, job_suffix=f"@p{index}", partition=index,
-                replicas=home.replicas))
-    home.scheduler.after_job = cluster.caught_up
+    if settings.admin_token is None:  # one token for every partition, whichever answers
+        settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(32)})
+    if settings.clock == "manual":
+        # A manual clock is kept in partition 0's database: that one must answer at start.
+        with schema_lock(settings):
+            home = build_partition(settings, job_suffix="@p0")
+        clock, scheduler, replicas = home.clock, home.scheduler, home.replicas
+        cluster = Cluster(settings=settings, ledgers=[home], scheduler=scheduler)
+    else:
+        # The system clock needs no database: any partition may be down at start.
+        clock = SystemClock()
+        scheduler = Scheduler(clock=clock, after_job=lambda: None,
+                              tick_seconds=settings.tick_seconds)
+        replicas = replica_cache(settings)
+        cluster = Cluster(settings=settings, ledgers=[], scheduler=scheduler)
+    for index in range(len(cluster.ledgers), settings.partitions):
+        _build_or_stand_in(cluster, index, partial(
+            _locked_build, settings.partition(index), clock=clock, scheduler=scheduler,
+            job_suffix=f"@p{index}", partition=index, replicas=replicas))
+    scheduler.after_job = cluster.caught_up
     cluster.caught_up()
     return cluster
+
+
+def _locked_build(settings: Settings, **options: Any) -> Ledger:
+    """One partition, its tables created under its own database's schema lock (the
+    database created first, on a first start)."""
+    if settings.is_postgres:
+        ensure_database(settings)
+    with schema_lock(settings):
+        return build_partition(settings, **options)
 
 
 def _build_one_partition(settings: Settings, index: int) -> Cluster:

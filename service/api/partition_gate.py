@@ -48,7 +48,9 @@ def answer_failure(scope: Scope, exc: Exception) -> JSONResponse | None:
     """The answer for `exc` raised while serving `scope`: 202 when the request committed
     something, 503 for an unreachable partition, None to let the error take its course."""
     commits = scope.get(COMMITS)
-    if isinstance(commits, CommitLog) and commits.committed:
+    # A read may have let the policies record (a catch-up): still a read, never a 202.
+    command = scope.get("method") not in ("GET", "HEAD", "OPTIONS")
+    if command and isinstance(commits, CommitLog) and commits.committed:
         log.error("%s %s committed, then failed; answering 202", scope.get("method"),
                   scope.get("path"), exc_info=exc)
         return accepted(scope, commits)

@@ -223,6 +223,33 @@ def test_a_token_that_names_its_partition_costs_one_lookup(
         cluster.close()
 
 
+def test_with_the_home_partition_down_other_partners_still_use_idempotency_keys(
+        settings: Settings) -> None:
+    if not settings.is_postgres:
+        pytest.skip("a SQLite file already open stays readable: the start-up case covers it")
+    cluster = build_cluster(settings)
+    try:
+        with _client(cluster) as client, Outage(settings, 0) as outage:
+            partners = _partners(client)
+            outage.take_down()
+            for index in (1, 2):
+                pid, key = partners[index]
+                first = _line(client, pid, key, f"+1415557{index:04d}", idempotency_key="k")
+                assert first.status_code == 201, first.text
+                again = _line(client, pid, key, f"+1415557{index:04d}", idempotency_key="k")
+                assert again.status_code == 201
+                assert again.headers.get("Idempotent-Replayed") == "true"
+                assert again.json()["id"] == first.json()["id"]
+            home, home_key = partners[0]
+            assert client.get(f"/v1/partners/{home}/lines",
+                              headers=home_key).status_code == 503
+            platform = client.get("/v1/api-keys", headers=ADMIN)
+            assert platform.status_code == 503
+            assert platform.json()["code"] == "partition_unavailable"
+    finally:
+        cluster.close()
+
+
 def test_a_partition_that_goes_down_under_load_holds_up_no_one_else(
         settings: Settings) -> None:
     if not settings.is_postgres:
@@ -296,3 +323,35 @@ def outage_under_load(client: TestClient, partners: dict[int, tuple[str, dict[st
     kept.append(_line(client, pid, key, "+14155550111").json()["id"])
     lines = client.get(f"/v1/partners/{pid}/lines", headers=key).json()["data"]
     assert sorted(line["id"] for line in lines) == sorted(kept)
+
+
+def test_the_home_partition_down_at_start_stops_only_the_platform_and_its_partners(
+        settings: Settings) -> None:
+    cluster = build_cluster(settings)
+    with _client(cluster) as client:
+        partners = _partners(client)
+    cluster.close()
+
+    with Outage(settings, 0) as outage:
+        outage.take_down()
+        cluster = build_cluster(settings)  # the system clock needs no database
+        try:
+            with _client(cluster) as client:
+                pid, key = partners[1]
+                created = _line(client, pid, key, "+14155550130", idempotency_key="home-down")
+                assert created.status_code == 201, created.text
+                home, home_key = partners[0]
+                assert client.get(f"/v1/partners/{home}/lines",
+                                  headers=home_key).status_code == 503
+                refused = client.get("/v1/api-keys", headers=ADMIN)
+                assert refused.status_code == 503
+                assert refused.json()["code"] == "partition_unavailable"
+                health = client.get("/healthz")
+                assert health.status_code == 200
+                assert health.json()["partitions"][0]["status"] == "unavailable"
+                outage.bring_back()
+                _until(lambda: client.get("/v1/api-keys", headers=ADMIN).status_code == 200)
+                assert client.get(f"/v1/partners/{home}/lines",
+                                  headers=home_key).status_code == 200
+        finally:
+            cluster.close()
