@@ -140,7 +140,8 @@ class Scheduler:
                                 job.name, error)
                     earliest_by_store[store] = {}
             due = earliest_by_store[store].get(job.kind)
-            if due is None:
+            # A job added during this walk (a partition taken up again) waits for the next.
+            if due is None or job.name not in cursors:
                 continue
             cursor = cursors[job.name]
             if due <= cursor:

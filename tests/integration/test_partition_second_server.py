@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from service.partitions import build_cluster
+from service.partitions import build_cluster, partition_of
 from service.settings import Settings
+from tests.api.conftest import ADMIN
 from tests.conftest import make_settings
 from tests.integration.processes import free_port
 from tests.integration.test_partition_isolation import (
@@ -103,3 +106,44 @@ def test_a_partition_on_its_own_server_stopped_under_load_stops_no_one_else(
                               bring_back=second_server.start)
     finally:
         cluster.close()
+
+
+def test_a_partition_whose_server_never_answers_costs_its_partners_no_wait(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A port that accepts connections and never says a word: the connect-timeout path.
+    black_hole = socket.socket()
+    black_hole.bind(("127.0.0.1", 0))
+    black_hole.listen(64)
+    _empty_siblings(postgres_url)
+    silent = f"postgresql://postgres@127.0.0.1:{black_hole.getsockname()[1]}/ledger"
+    same_server = Settings.partition
+
+    def placed(self: Settings, index: int) -> Settings:
+        if index == DOWN:
+            return self.model_copy(update={"database_url": silent})
+        return same_server(self, index)
+
+    monkeypatch.setattr(Settings, "partition", placed)
+    settings = make_settings(postgres_url, partitions=PARTITIONS, clock="system")
+    cluster = build_cluster(settings)  # waits one connect timeout for the silent server
+    try:
+        with _client(cluster) as client:
+            served: dict[int, str] = {}
+            for _ in range(40):
+                pid = str(uuid.uuid4())
+                index = partition_of(uuid.UUID(pid), PARTITIONS)
+                started = time.monotonic()
+                answer = client.get(f"/v1/partners/{pid}/lines", headers=ADMIN)
+                took = time.monotonic() - started
+                if index == DOWN:
+                    assert answer.status_code == 503 and took < 1.0, (answer.text, took)
+                    assert answer.json()["code"] == "partition_unavailable"
+                else:
+                    assert answer.status_code == 404  # served: no such partner there
+                served.setdefault(index, pid)
+            assert set(served) == set(range(PARTITIONS))
+            health = client.get("/healthz")
+            assert health.status_code == 200 and health.json()["status"] == "degraded"
+    finally:
+        cluster.close()
+        black_hole.close()
