@@ -1,4 +1,6 @@
-"""One partition down is not all down, on both backends: its partners get 503
+"""One partition down is not all down, on both backends (a partition on a server of its
+own stopped under load: tests/integration/test_partition_second_server.py, which uses
+`outage_under_load` from here): its partners get 503
 `partition_unavailable` at once, the others are served (commands with an
 Idempotency-Key too), /healthz says `degraded`, and the partition is taken up again when
 its database returns, with nothing acknowledged lost.
@@ -246,19 +248,6 @@ def test_with_the_home_partition_down_other_partners_still_use_idempotency_keys(
             platform = client.get("/v1/api-keys", headers=ADMIN)
             assert platform.status_code == 503
             assert platform.json()["code"] == "partition_unavailable"
-    finally:
-        cluster.close()
-
-
-def test_a_partition_that_goes_down_under_load_holds_up_no_one_else(
-        settings: Settings) -> None:
-    if not settings.is_postgres:
-        pytest.skip("a SQLite file already open stays readable: the start-up case covers it")
-    cluster = build_cluster(settings)
-    try:
-        with _client(cluster) as client, Outage(settings, DOWN) as outage:
-            outage_under_load(client, _partners(client), take_down=outage.take_down,
-                              bring_back=outage.bring_back)
     finally:
         cluster.close()
 
