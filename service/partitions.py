@@ -192,12 +192,15 @@ def _build_or_stand_in(cluster: Cluster, index: int, build_one: Callable[[], Led
     guard = cluster._guard(index)
     cluster.guards.append(guard)
     cluster.indexes.append(index)
+    check = first_start_check(cluster.settings.partition(index))
     try:
         # Fast: the library would retry a server that does not answer for a minute.
-        first_start_check(cluster.settings.partition(index))()
+        check()
         ledger = build_one()
         ledger.admin_token = cluster.admin_token
     except Exception as error:
+        if _answers(check):
+            raise  # a database that answers and still fails to build: not an outage
         cluster.ledgers.append(cast(Ledger, UnbuiltPartition(guard)))
         position = len(cluster.ledgers) - 1
 
@@ -218,11 +221,19 @@ def _build_or_stand_in(cluster: Cluster, index: int, build_one: Callable[[], Led
     cluster.ledgers.append(ledger)
 
 
+def _answers(check: Callable[[], None]) -> bool:
+    try:
+        check()
+    except Exception:
+        return False
+    return True
+
+
 def build_cluster(settings: Settings | None = None, *, only: int | None = None) -> Cluster:
     """Every partition that `settings.partitions` names, sharing partition 0's clock
     (a manual clock is kept in partition 0's database) and one scheduler; `only` builds
-    that one partition (`ledger project --partition`). A partition other than the home
-    one whose database does not answer at start is taken up when it does."""
+    that one partition (`ledger project --partition`). A partition whose database does
+    not answer at start (with the system clock, any of them) is taken up when it does."""
     settings = settings or Settings()
     if only is not None:
         return _build_one_partition(settings, only)
