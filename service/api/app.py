@@ -22,6 +22,7 @@ from service.api.routes import (
     billing,
     keys,
     lines,
+    me,
     operations,
     partners,
     pricing_requests,
@@ -78,7 +79,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     request_body.install(app)
     authentication.install(app, cluster)
     partition_gate.install_outer(app, cluster)  # first: an unavailable partition's 503
-    for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
+    for module in (partners, keys, me, pricing_requests, sub_accounts, lines, billing, operations,
                    usage, analytics, alerts, reconciliation):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
