@@ -146,6 +146,16 @@ def _clock(read_model: ReadModel, settings: Settings) -> Clock:
     return _manual_clock(read_model, settings) if settings.clock == "manual" else SystemClock()
 
 
+def shared_clock(settings: Settings) -> Clock:
+    """The deployment's clock for a process that builds one partition other than the home
+    one: a manual clock is read from partition 0's database, the system clock is local."""
+    if settings.clock != "manual":
+        return SystemClock()
+    with schema_lock(settings):
+        read_model = _read_model(_env(settings), postgres=settings.is_postgres)
+    return _manual_clock(read_model, settings)
+
+
 def replica_cache(settings: Settings) -> ReplicaCache:
     return ReplicaCache(per_partner=settings.as_of_replicas_per_partner,
                         total=settings.as_of_replicas,
@@ -160,7 +170,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     its partitions; each partition adds its jobs to the scheduler."""
     env = _env(settings)
     if settings.is_postgres:
-        _ensure_database(settings)
+        ensure_database(settings)
     read_model = _read_model(env, postgres=settings.is_postgres)
     read_model.partition = partition  # named in its quarantine rows and logs
     read_model.wall_clock = lambda: datetime.now(UTC)
@@ -172,6 +182,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
         recorder = InlinePostgresRecorder if settings.is_postgres else InlineSQLiteRecorder
         app_env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
     app = LedgerApplication(env=app_env, clock=clock, group_commit=settings.group_commit)
+    app.partition = partition
     if settings.inline_views:
         app.recorder.inline = InlineViews(  # type: ignore[attr-defined]
             read_model, app.mapper, events_table=read_model.events_table,
@@ -219,7 +230,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     return ledger
 
 
-def _ensure_database(settings: Settings) -> None:
+def ensure_database(settings: Settings) -> None:
     """Creates a partition's database on first start (partition 0's must exist), on the
     partition's own server: the database itself is asked first, and only when its server
     answers that it does not exist is it created there. (Asking a `postgres` database
