@@ -46,13 +46,15 @@ def ratios(results: dict[str, dict[str, Any]]) -> list[Ratio]:
     for name in ("GET /lines/overview", "GET /billing/summary", "GET /invoices"):
         if name in wrk:
             r = wrk[name]
-            out.append(Ratio(f"HTTP {name}, wrk (p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms)",
+            out.append(Ratio(f"HTTP {name}, wrk (p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms; "
+                             f"server CPU {r['cpu_ms']:.2f} ms a request)",
                              r["rate"], "/s", "`/healthz` rate", health, (">=", 0.6)))
             out.append(Ratio(f"HTTP {name}: p99", r["p99"], "ms", "its p50", r["p50"],
                              ("<=", 3.0)))
     if "POST pause/resume" in wrk:
         r = wrk["POST pause/resume"]
-        out.append(Ratio(f"HTTP commands, wrk (p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms)",
+        out.append(Ratio(f"HTTP commands, wrk (p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms; "
+                         f"server CPU {r['cpu_ms']:.2f} ms a request)",
                          r["rate"], "/s", "`/healthz` rate", health, (">=", 0.3)))
     commands = _figures(results, "commands")
     if commands:

@@ -194,7 +194,10 @@ def wrk(binary: str, server: Server, path: str, *, token: str | None, seconds: f
     result["rate"] = ok / result["seconds"]
     result["p50"] = result["p50_us"] / 1000
     result["p99"] = result["p99_us"] / 1000
-    result["server_cpu"] = (sum(cpu_seconds(p) for p in pids) - cpu0) / result["seconds"]
+    cpu = sum(cpu_seconds(p) for p in pids) - cpu0
+    result["server_cpu"] = cpu / result["seconds"]
+    # CPU the server spent per request: steadier than a rate on a shared, busy machine
+    result["cpu_ms"] = cpu / result["requests"] * 1000 if result["requests"] else 0.0
     return result
 
 
@@ -245,7 +248,8 @@ def run(ctx: Context) -> dict[str, Any]:
         note = (f"{result['requests']:,} requests in {result['seconds']:.1f}s, "
                 f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, "
                 f"{result['non_2xx']} non-2xx, {result['socket_errors']} socket errors; "
-                f"server CPU {result['server_cpu']:.0%} of a core")
+                f"server CPU {result['server_cpu']:.0%} of a core, "
+                f"{result['cpu_ms']:.2f} ms a request")
         figures.append(figure(f"{name}: rate", result["rate"], "/s", note=note))
         if reference:
             continue
