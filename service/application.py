@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder
 
-from aggregates.api_key import ApiKey, format_token, new_secret, parse_token
+from aggregates.api_key import ApiKey, format_token, new_secret
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.claim import Claim
 from aggregates.errors import (
@@ -31,6 +31,7 @@ from service.clock import Clock
 from service.committed import note_saved, unsaved
 from service.group_commit import GroupCommit
 from service.phone_numbers import candidate_number, to_e164
+from service.principals import KeyCache
 
 A = TypeVar("A", bound=LedgerAggregate)
 PHONE = "phone_number"
@@ -48,6 +49,9 @@ class LedgerApplication(Application[UUID]):
         # This store's index in a partitioned deployment (set by bootstrap); new tokens
         # name it, so a key is looked up in one partition.
         self.partition: int | None = None
+        # Keys as this process knows them: one indexed select a request, exact on
+        # revocation from any process (service/principals.py).
+        self.keys = KeyCache(self.recorder, lambda key_id: self.load(ApiKey, key_id))
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Saves in one transaction; concurrent commands share theirs (group commit).
@@ -142,15 +146,8 @@ class LedgerApplication(Application[UUID]):
         return key, format_token(key.id, secret, self.partition)
 
     def authenticate(self, token: str) -> ApiKey | None:
-        parsed = parse_token(token)
-        if parsed is None:
-            return None
-        key_id, secret = parsed
-        try:
-            key = self.load(ApiKey, key_id)
-        except NotFound:
-            return None
-        return key if key.matches(secret) else None
+        """The live key `token` names; the returned key is shared, never to be changed."""
+        return self.keys.authenticate(token)
 
     def create_sub_account(self, *, partner_id: UUID, name: str, actor: Actor,
                            at: datetime | None = None) -> SubAccount:
