@@ -83,3 +83,22 @@ class PaymentInProgress(DomainError):
     a second charge is refused until the gateway's answer for the first is recorded."""
 
     code = "payment_in_progress"
+
+
+class DuplicateInvoicePrefix(DomainError):
+    """Another partner's invoices carry that prefix already."""
+
+    code = "duplicate_invoice_prefix"
+
+
+class DuplicateDocumentNumber(DomainError):
+    """An invoice or credit-note number is held by another document (never expected: the
+    per-partner counters and unique prefixes make each number once)."""
+
+    code = "duplicate_document_number"
+
+
+class CreditNoteTooLarge(DomainError):
+    """A credit note would credit more than the invoice (or an item) has left to credit."""
+
+    code = "credit_note_exceeds_invoice"

@@ -11,7 +11,7 @@ partner, platform keys, the clock and its jobs, verify, rebuild) is done here.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID, uuid4
 
 from aggregates.api_key import ApiKey
@@ -19,7 +19,7 @@ from aggregates.base import Actor
 from aggregates.partner import Partner
 from service.bootstrap import Ledger, build, build_partition, schema_lock
 from service.commands import execute
-from service.commands.partners import CreatePartner
+from service.commands.partners import ClaimInvoicePrefix, CreatePartner
 from service.scheduler import Scheduler
 from service.settings import Settings
 
@@ -66,8 +66,14 @@ class Cluster:
 
     def create_partner(self, command: CreatePartner, *, actor: Actor) -> tuple[Ledger, Partner]:
         """The command carries its partner's id, so it runs in the partition that id
-        hashes to."""
+        hashes to. Its invoice prefix is claimed in the home partition first, so that no
+        two partitions hand out one prefix."""
         ledger = self.for_partner(command.partner_id)
+        if ledger is not self.home:
+            prefix = execute(self.home, ClaimInvoicePrefix(
+                partner_id=command.partner_id, name=command.name,
+                invoice_prefix=command.invoice_prefix), actor=actor)
+            command = replace(command, invoice_prefix=prefix)
         return ledger, execute(ledger, command, actor=actor)
 
     def authenticate(self, token: str, *, first: Ledger) -> ApiKey | None:
