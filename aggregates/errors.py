@@ -91,13 +91,6 @@ class DuplicateInvoicePrefix(DomainError):
     code = "duplicate_invoice_prefix"
 
 
-class DuplicateDocumentNumber(DomainError):
-    """An invoice or credit-note number is held by another document (never expected: the
-    per-partner counters and unique prefixes make each number once)."""
-
-    code = "duplicate_document_number"
-
-
 class CreditNoteTooLarge(DomainError):
     """A credit note would credit more than the invoice (or an item) has left to credit."""
 

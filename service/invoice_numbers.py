@@ -15,7 +15,7 @@ from uuid import UUID
 
 from aggregates.base import Actor
 from aggregates.claim import Claim
-from aggregates.errors import DuplicateDocumentNumber, DuplicateInvoicePrefix
+from aggregates.errors import DuplicateInvoicePrefix
 from aggregates.invoice_numbers import (
     CREDIT_NOTE_CLAIM,
     NUMBER_CLAIM,
@@ -56,12 +56,15 @@ def claim_prefix(app: LedgerApplication, *, partner_id: UUID, name: str,
 
 def claim_invoice_number(app: LedgerApplication, *, number: str, invoice_id: UUID,
                          actor: Actor, at: datetime) -> Claim:
-    return app.claim(kind=NUMBER_CLAIM, partner_id=PLATFORM, value=number,
-                     holder_id=invoice_id, refusal=DuplicateDocumentNumber, actor=actor, at=at)
+    """A new claim on the number, never a renewal: a number is given once. Should it be
+    held already, the save fails on the claim's version and the issue is retried on fresh
+    state (the holder took the partner's counter past it: a lost race, not a refusal)."""
+    return Claim.make(kind=NUMBER_CLAIM, partner_id=PLATFORM, value=number,
+                      holder_id=invoice_id, actor=actor, at=at)
 
 
 def claim_credit_note_number(app: LedgerApplication, *, number: str, credit_note_id: UUID,
                              actor: Actor, at: datetime) -> Claim:
-    return app.claim(kind=CREDIT_NOTE_CLAIM, partner_id=PLATFORM, value=number,
-                     holder_id=credit_note_id, refusal=DuplicateDocumentNumber, actor=actor,
-                     at=at)
+    """As `claim_invoice_number`, for a credit note's number."""
+    return Claim.make(kind=CREDIT_NOTE_CLAIM, partner_id=PLATFORM, value=number,
+                      holder_id=credit_note_id, actor=actor, at=at)
