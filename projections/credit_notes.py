@@ -38,6 +38,15 @@ def invoice_credit_notes(invoice: Invoice) -> list[dict[str, Any]]:
     return [credit_note_json(invoice, note) for note in invoice.credit_notes]
 
 
+def item_credit_notes(invoice: Invoice, index: int) -> list[dict[str, Any]]:
+    """The credit notes that credited item `index` (for its charge explanation), with the
+    part each credited on the item."""
+    return [{"id": str(note["id"]), "number": note["number"], "item_amount": item["amount"],
+             "reason": note["reason"], "issued_at": api_time(note["issued_at"])}
+            for note in invoice.credit_notes for item in note["items"]
+            if item["index"] == index]
+
+
 def _sequence(number: str) -> int:
     return int(number.rpartition("-")[2])
 

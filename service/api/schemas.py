@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag
 
 from aggregates.bounds import MAX_TIERS
 from aggregates.invoice_numbers import PREFIX_PATTERN
@@ -100,7 +100,8 @@ class PartnerCreate(Body):
     billing_anchor_day: AnchorDay
     pricing: PricingPlan
     # Unique on the platform; derived from the name when absent (409 when taken).
-    invoice_prefix: Annotated[str, Field(pattern=PREFIX_PATTERN)] | None = None
+    invoice_prefix: Annotated[str, Strict(), Field(pattern=PREFIX_PATTERN,
+                                                   examples=["ACME"])] | None = None
 
 
 # -- keys ----------------------------------------------------------------------------------

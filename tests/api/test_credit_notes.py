@@ -72,6 +72,9 @@ def test_an_unpaid_invoice_disputed_and_credited_in_full_is_due_0_and_never_retr
     assert after["status"] == "paid"
     assert [p["status"] for p in after["payments"]] == ["failed"]  # no retry at all
     assert [n["number"] for n in after["credit_notes"]] == ["ACMERE-CN-000001"]
+    explained = portal.ok("GET", f"/invoices/{invoice['id']}/items/0/explain", role="billing")
+    assert [(n["number"], n["item_amount"]) for n in explained["credit_notes"]] == [
+        ("ACMERE-CN-000001", 3000)]
     assert portal.ok("GET", "/billing/summary", role="billing")["outstanding"] == 0
     timers = portal.client.get("/v1/admin/timers", headers=ADMIN).json()
     assert not [t for t in timers.get("data", timers) if t.get("kind") == "dunning"]
