@@ -19,6 +19,7 @@ from aggregates.api_key import ApiKey, format_token, new_secret
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.claim import Claim
 from aggregates.errors import (
+    DomainError,
     DuplicateName,
     DuplicatePhoneNumber,
     NotFound,
@@ -30,6 +31,7 @@ from projections.transcoding import EXTRA_TRANSCODINGS
 from service.clock import Clock
 from service.committed import note_saved, unsaved
 from service.group_commit import GroupCommit
+from service.invoice_numbers import claim_prefix
 from service.phone_numbers import candidate_number, to_e164
 from service.principals import KeyCache
 
@@ -103,7 +105,7 @@ class LedgerApplication(Application[UUID]):
             raise NotFound(f"no sub-account {sub_account_id}") from None
 
     def claim(self, *, kind: str, partner_id: UUID, value: str, holder_id: UUID,
-              refusal: type[DuplicatePhoneNumber | DuplicateName], actor: Actor,
+              refusal: type[DomainError], actor: Actor,
               at: datetime) -> Claim:
         """The claim on a unique value (a phone number, a sub-account name), taken for
         `holder_id`; refused when someone else holds it. Saved by the caller."""
@@ -128,11 +130,18 @@ class LedgerApplication(Application[UUID]):
 
     def create_partner(self, *, name: str, currency: str, billing_anchor_day: int,
                        pricing: dict[str, Any], actor: Actor,
-                       partner_id: UUID | None = None, at: datetime | None = None) -> Partner:
-        partner = Partner.create(id=partner_id or uuid4(), name=name, currency=currency,
+                       partner_id: UUID | None = None, at: datetime | None = None,
+                       invoice_prefix: str | None = None) -> Partner:
+        """`invoice_prefix` None: derived from the name; either way claimed with the
+        partner (service/invoice_numbers.py), so it is unique."""
+        at = at or self.clock.now()
+        partner_id = partner_id or uuid4()
+        prefix, claim = claim_prefix(self, partner_id=partner_id, name=name,
+                                     requested=invoice_prefix, actor=actor, at=at)
+        partner = Partner.create(id=partner_id, name=name, currency=currency,
                                  billing_anchor_day=billing_anchor_day, pricing=pricing,
-                                 actor=actor, at=at or self.clock.now())
-        self.save(partner)
+                                 actor=actor, at=at, invoice_prefix=prefix)
+        self.save(partner, claim)
         return partner
 
     def issue_key(self, *, partner_id: UUID | None, role: str, name: str,

@@ -53,7 +53,8 @@ def verify_command() -> None:
         verdict(f"MISMATCH {fault}")
     for mismatch in report.mismatches:
         verdict(f"MISMATCH {mismatch}")
-    verdict(f"{report.events_checked} events, {report.invoices_checked} invoices checked")
+    verdict(f"{report.events_checked} events, {report.invoices_checked} invoices checked, "
+            f"{report.credit_notes_checked} credit notes re-derived")
     if not report.ok:
         verdict("FAILED: the log or the views differ from what was recorded")
         raise typer.Exit(1)

@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -34,7 +34,7 @@ from service.bootstrap import (
 )
 from service.clock import Clock, SystemClock
 from service.commands import execute
-from service.commands.partners import CreatePartner
+from service.commands.partners import ClaimInvoicePrefix, CreatePartner
 from service.partition_health import (
     PROBE_INTERVAL_SECONDS,
     PartitionGuard,
@@ -121,8 +121,14 @@ class Cluster:
 
     def create_partner(self, command: CreatePartner, *, actor: Actor) -> tuple[Ledger, Partner]:
         """The command carries its partner's id, so it runs in the partition that id
-        hashes to."""
+        hashes to. Its invoice prefix is claimed in the home partition first, so that no
+        two partitions hand out one prefix."""
         ledger = self.for_partner(command.partner_id)
+        if ledger is not self.home:
+            prefix = execute(self.home, ClaimInvoicePrefix(
+                partner_id=command.partner_id, name=command.name,
+                invoice_prefix=command.invoice_prefix), actor=actor)
+            command = replace(command, invoice_prefix=prefix)
         return ledger, execute(ledger, command, actor=actor)
 
     def authenticate(self, token: str, *, first: Ledger) -> ApiKey | None:

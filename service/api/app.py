@@ -20,6 +20,7 @@ from service.api.routes import (
     alerts,
     analytics,
     billing,
+    credit_notes,
     keys,
     lines,
     me,
@@ -84,7 +85,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     if read_only:  # runs first: a command is refused before anything reads or writes
         app.add_middleware(ReadOnlyMiddleware)
     for module in (partners, keys, me, pricing_requests, sub_accounts, lines, billing, operations,
-                   usage, analytics, alerts, reconciliation):
+                   usage, analytics, alerts, reconciliation, credit_notes):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     portal.install(app)

@@ -22,7 +22,7 @@ def create_partner(body: PartnerCreate,
                    ctx: PlatformContext = platform_access("partners.create")) -> dict[str, Any]:
     ledger, partner = ctx.cluster.create_partner(CreatePartner(
         name=body.name, currency=body.currency, billing_anchor_day=body.billing_anchor_day,
-        pricing=body.pricing.plan()), actor=ctx.actor)
+        pricing=body.pricing.plan(), invoice_prefix=body.invoice_prefix), actor=ctx.actor)
     return partner_json(partner, now=ledger.clock.now())
 
 
