@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
@@ -85,7 +85,7 @@ class Principal:
 
 
 def cluster_of(request: Request) -> Cluster:
-    return request.app.state.cluster  # type: ignore[no-any-return]
+    return request.app.state.cluster
 
 
 ClusterDep = Annotated[Cluster, Depends(cluster_of)]
@@ -169,7 +169,7 @@ class Context:
         return view_source(self.ledger, self.partner_id, as_of, strict=True)
 
 
-def partner_access(permission: str):
+def partner_access(permission: str) -> Any:
     def dependency(pid: UUID, ledger: LedgerDep, who: PrincipalDep) -> Context:
         permit(who, permission, partner_id=pid)
         ledger.require_partner(pid)  # 404 for a partner that does not exist
@@ -189,7 +189,7 @@ class PlatformContext:
         return self.who.actor
 
 
-def platform_access(permission: str):
+def platform_access(permission: str) -> Any:
     def dependency(cluster: ClusterDep, who: PrincipalDep) -> PlatformContext:
         permit(who, permission)
         return PlatformContext(cluster=cluster, ledger=cluster.home, who=who)

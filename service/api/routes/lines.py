@@ -74,7 +74,7 @@ def list_(page: PageDep, as_of: AsOf = None, status: Status | None = None,
 
 @router.get("/overview")
 def overview(as_of: AsOf = None, ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
-    return ctx.views(as_of).read(view.overview, partner_id=str(ctx.partner_id))  # type: ignore[no-any-return]
+    return ctx.views(as_of).read(view.overview, partner_id=str(ctx.partner_id))
 
 
 @router.get("/available-pool")
