@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from aggregates.base import Actor
 from aggregates.errors import DomainError
@@ -24,8 +25,11 @@ from service.commands.partners import IssueKey
 from service.partitions import build_cluster, home_partner_id
 from service.settings import Settings
 
+# Plain click help (rich_markup_mode=None): paragraphs rewrapped to the terminal, one short
+# line per command, flags shown as flags (typer's rich panels print `<bool>` beside every
+# flag and keep the docstrings' line breaks).
 app = typer.Typer(help="Partner Ledger: event-sourced billing and lifecycle service.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 console = Console(stderr=True)
 CLI_ACTOR = Actor(key_id="cli", role="platform:admin")
 
@@ -173,8 +177,13 @@ def seed_demo() -> None:
             raise DatabaseNotEmpty(
                 "the database is not empty; seed-demo only fills an empty database "
                 "(point PORTAL_DATABASE_URL at a new one)")
-        with console.status("Playing three months of a demo partner…") as status:
-            seeded = play(ledger, until=until, progress=lambda text: status.update(text),
+        # One step a played day (the seed reports each day's usage as it lands).
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                      transient=True) as bar:
+            task = bar.add_task("Playing three months of a demo partner", total=DAYS + 1)
+            seeded = play(ledger, until=until,
+                          progress=lambda text: bar.update(task, advance=1, description=text),
                           partner_id=home_partner_id(settings.partitions))
     except DatabaseNotEmpty as e:
         console.print(f"[red]{e}[/red]")

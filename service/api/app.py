@@ -15,6 +15,7 @@ from service.api.routes import (
     billing,
     keys,
     lines,
+    me,
     operations,
     partners,
     pricing_requests,
@@ -64,7 +65,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     app.state.idempotency = idempotency.install(app, cluster)
     request_body.install(app)
     authentication.install(app, cluster)
-    for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
+    for module in (partners, keys, me, pricing_requests, sub_accounts, lines, billing, operations,
                    usage, analytics, alerts, reconciliation):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
