@@ -20,7 +20,7 @@ from aggregates.errors import DomainError
 from service import cli_audit, cli_keys, cli_quarantine, cli_reconcile
 from service.bootstrap import build
 from service.cli_database import described, open_existing
-from service.cli_errors import one_line_errors, read_settings
+from service.cli_errors import CliError, one_line_errors, read_settings
 from service.commands.partners import IssueKey
 from service.partitions import build_cluster, home_partner_id
 from service.settings import Settings
@@ -35,6 +35,7 @@ CLI_ACTOR = Actor(key_id="cli", role="platform:admin")
 
 
 @app.command()
+@one_line_errors
 def serve(
     host: str | None = typer.Option(None, help="Listen address (default PORTAL_HOST)."),
     port: int | None = typer.Option(None, help="Listen port (default PORTAL_PORT)."),
@@ -99,13 +100,18 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 
 @app.command()
+@one_line_errors
 def project(
     poll: float = typer.Option(0.2, min=0.01, help="Seconds between looks at the log."),
 ) -> None:
     """Run the projections, policies and scheduled jobs as their own process: it follows
     the log and keeps every view caught up (API processes then need PORTAL_SCHEDULER=false)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    cluster = build_cluster(read_settings())
+    settings = read_settings()
+    if settings.read_only:
+        raise CliError("PORTAL_READ_ONLY=true: a read-only process projects nothing (run "
+                       "`ledger project` against the primary)")
+    cluster = build_cluster(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

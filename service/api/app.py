@@ -27,19 +27,21 @@ from service.api.shared_clock import read_shared_clock
 from service.bootstrap import Ledger
 from service.partitions import Cluster
 from service.portal import web as portal
+from service.read_only import ReadOnlyMiddleware
 from service.verify_jobs import VerifyJobs
 
 
 def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> FastAPI:
     """The API over one store (a `Ledger`) or over every partition (a `Cluster`)."""
     cluster = service if isinstance(service, Cluster) else Cluster.of(service)
+    read_only = cluster.settings.read_only
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # A process that stopped between a charge and its record left the attempt open.
-        for ledger in cluster.ledgers:
+        for ledger in cluster.ledgers if not read_only else ():
             ledger.billing.settle_open_attempts()
-        if run_scheduler:
+        if run_scheduler and not read_only:  # a read-only process (a standby's) writes nothing
             cluster.scheduler.start()
         try:
             yield
@@ -65,6 +67,8 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     app.state.idempotency = idempotency.install(app, cluster)
     request_body.install(app)
     authentication.install(app, cluster)
+    if read_only:  # runs first: a command is refused before anything reads or writes
+        app.add_middleware(ReadOnlyMiddleware)
     for module in (partners, keys, me, pricing_requests, sub_accounts, lines, billing, operations,
                    usage, analytics, alerts, reconciliation):
         app.include_router(module.router, responses=problems.RESPONSES)
