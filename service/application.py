@@ -28,6 +28,7 @@ from aggregates.partner import Partner
 from aggregates.sub_account import SubAccount, normalise_name
 from projections.transcoding import EXTRA_TRANSCODINGS
 from service.clock import Clock
+from service.committed import note_saved, unsaved
 from service.group_commit import GroupCommit
 from service.phone_numbers import candidate_number, to_e164
 
@@ -44,12 +45,20 @@ class LedgerApplication(Application[UUID]):
         super().__init__(env=env)
         self.clock = clock
         self.group_commit = GroupCommit(self.save_alone) if group_commit else None
+        # This store's index in a partitioned deployment (set by bootstrap); new tokens
+        # name it, so a key is looked up in one partition.
+        self.partition: int | None = None
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """Saves in one transaction; concurrent commands share theirs (group commit)."""
+        """Saves in one transaction; concurrent commands share theirs (group commit).
+        A save that returns has committed: the request's commit log notes it."""
+        touched = unsaved(objs)
         if self.group_commit is not None and not kwargs:
-            return self.group_commit.save(*objs)
-        return super().save(*objs, **kwargs)
+            saved = self.group_commit.save(*objs)
+        else:
+            saved = super().save(*objs, **kwargs)
+        note_saved(touched)
+        return saved
 
     def save_alone(self, *objs: Any) -> Any:
         return super().save(*objs)
@@ -130,7 +139,7 @@ class LedgerApplication(Application[UUID]):
         key = ApiKey.issue(id=uuid4(), partner_id=partner_id, role=role, name=name,
                            secret=secret, actor=actor, at=at or self.clock.now())
         self.save(key)
-        return key, format_token(key.id, secret)
+        return key, format_token(key.id, secret, self.partition)
 
     def authenticate(self, token: str) -> ApiKey | None:
         parsed = parse_token(token)

@@ -155,6 +155,16 @@ def _clock(read_model: ReadModel, settings: Settings) -> Clock:
     return _manual_clock(read_model, settings) if settings.clock == "manual" else SystemClock()
 
 
+def shared_clock(settings: Settings) -> Clock:
+    """The deployment's clock for a process that builds one partition other than the home
+    one: a manual clock is read from partition 0's database, the system clock is local."""
+    if settings.clock != "manual":
+        return SystemClock()
+    with schema_lock(settings):
+        read_model = _read_model(_env(settings), postgres=settings.is_postgres)
+    return _manual_clock(read_model, settings)
+
+
 def replica_cache(settings: Settings) -> ReplicaCache:
     return ReplicaCache(per_partner=settings.as_of_replicas_per_partner,
                         total=settings.as_of_replicas,
@@ -169,7 +179,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     its partitions; each partition adds its jobs to the scheduler."""
     env = _env(settings)
     if settings.is_postgres:
-        _ensure_database(settings)
+        ensure_database(settings)
     read_model = _read_model(env, postgres=settings.is_postgres)
     read_model.partition = partition  # named in its quarantine rows and logs
     read_model.wall_clock = lambda: datetime.now(UTC)
@@ -181,6 +191,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
         recorder = InlinePostgresRecorder if settings.is_postgres else InlineSQLiteRecorder
         app_env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
     app = LedgerApplication(env=app_env, clock=clock, group_commit=settings.group_commit)
+    app.partition = partition
     if settings.inline_views:
         # The recorder is one of the two inline classes: the topic above chose it.
         inline_recorder = app.recorder
@@ -232,7 +243,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     return ledger
 
 
-def _ensure_database(settings: Settings) -> None:
+def ensure_database(settings: Settings) -> None:
     """Creates a partition's database on first start (partition 0's must exist), on the
     partition's own server: the database itself is asked first, and only when its server
     answers that it does not exist is it created there. (Asking a `postgres` database

@@ -17,7 +17,7 @@ def read_shared_clock(request: Request) -> None:
     report: the request's own reads and writes fail on their own terms (and `/healthz`
     answers 503 as it should), so the clock keeps the time it last read."""
     try:
-        request.app.state.cluster.home.clock.refresh()
+        request.app.state.cluster.clock.refresh()
     except DATABASE_ERRORS:
         log.warning("could not read the shared manual clock; keeping the time last read",
                     exc_info=True)
