@@ -35,8 +35,10 @@ run: $(RUN_STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/pytest
 
+# Ruff, then mypy (its settings, and how strictly each package is held, are in pyproject.toml).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m tests.bench.run $(if $(QUICK),--quick,)
@@ -47,4 +49,4 @@ cluster-demo: $(DEV_STAMP)
 	$(BIN)/python -m ops.cluster_demo
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

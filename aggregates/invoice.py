@@ -56,6 +56,8 @@ RETRY_DELAYS = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
 
 _ITEM_KEYS = {"sub_account_id", "name", "line_days", "amount"}
 _DISCOUNT_KEYS = {"discount_id", "amount"}
+# The attempts of an invoice recorded before attempts were (see `Invoice.attempts`).
+NO_ATTEMPTS: Mapping[str, dict[str, Any]] = MappingProxyType({})
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -281,7 +283,7 @@ class Invoice(LedgerAggregate):
     # States kept before attempts were recorded (views store the aggregate's state) have
     # no `attempts`: they read this empty mapping. Events replace the mapping, never
     # change it in place, so it is never shared.
-    attempts = MappingProxyType[str, dict[str, Any]]({})
+    attempts = NO_ATTEMPTS
 
     def __init__(self, partner_id: UUID, number: str, period_start: datetime,
                  period_end: datetime, currency: str, items: list[dict[str, Any]],
@@ -307,7 +309,7 @@ class Invoice(LedgerAggregate):
         self.void_reason: str | None = None
         # Keyed by str(id): a snapshot is JSON, whose object keys are strings.
         self._disputes: dict[str, dict[str, Any]] = {}
-        self.attempts: Mapping[str, dict[str, Any]] = {}
+        self.attempts = {}
 
 
     @staticmethod
@@ -404,7 +406,8 @@ class Invoice(LedgerAggregate):
         key = str(attempt_id)
         attempt = {**self.attempts[key], "status": status, "reason": reason}
         self.attempts = {**self.attempts, key: attempt}
-        return attempt["at"]  # type: ignore[no-any-return]
+        at: datetime = attempt["at"]
+        return at
 
     def _payment(self, attempt_id: UUID | None, *, at: datetime, status: str,
                  reason: str | None, amount: int,

@@ -268,7 +268,7 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
     events = [audit_item(row) for row in sql.all(
         f"SELECT * FROM v_audit WHERE position IN ({marks}) ORDER BY position", *page)
     ] if page else []
-    days = [
+    day_items = [
         {"day": day.day.isoformat(), "lines_total": day.lines,
          "monthly_price_of_all_lines": day.price, "day_amount": str(day.amount),
          "line_days": counts[day.day].get(bucket, 0), "item_share": str(day.shares[bucket])}
@@ -285,7 +285,7 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
                 "by largest remainder so the items sum exactly to the rounded subtotal",
         "exact_amount": str(draft.charges.exact.get(bucket, 0)),
         "lines": [{"line_id": k, "line_days": v} for k, v in sorted(contributing.items())],
-        "days": days,
+        "days": day_items,
         "events": events,
         "events_total": len(positions),
         "next_position": page[-1] if more else None,

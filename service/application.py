@@ -79,7 +79,7 @@ class LedgerApplication(Application[UUID]):
     def load(self, cls: type[A], aggregate_id: UUID, *, partner_id: UUID | None = None) -> A:
         """The aggregate, or NotFound when it is missing, of another kind or another partner."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"no {cls.__name__} {aggregate_id}") from None
         if not isinstance(aggregate, cls):

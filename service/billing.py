@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
@@ -191,10 +192,14 @@ class Billing:
                     pid)]
             invoiced = frozenset((r["partner_id"], r["period_start"]) for r in rows)
         for pid in visited:
-            issued += steps.step(UUID(pid), lambda pid=pid: self.execute(
-                ClosePartnerCycles(partner_id=UUID(pid), until=at, invoiced=invoiced),
-                actor=CYCLE_CLOSE)) or []
+            issued += steps.step(UUID(pid), partial(self._close_partner, pid, until=at,
+                                                    invoiced=invoiced)) or []
         return issued
+
+    def _close_partner(self, pid: str, *, until: datetime,
+                       invoiced: frozenset[tuple[str, str]]) -> list[Invoice]:
+        return self.execute(ClosePartnerCycles(partner_id=UUID(pid), until=until,
+                                               invoiced=invoiced), actor=CYCLE_CLOSE)
 
     def close_partner_cycles(self, partner_id: UUID, *, at: datetime,
                              invoiced: frozenset[tuple[str, str]]) -> list[Invoice]:
@@ -366,11 +371,16 @@ class Billing:
         `invoices` keeps to those (partner, invoice) pairs (the ones whose dunning timer
         fell due); None: every unpaid invoice."""
         self.caught_up()
-        retried_ = []
+        retried_: list[Invoice] = []
         for partner_id, invoice_id in (self._unpaid() if invoices is None else invoices):
-            retried_ += steps.step(partner_id, lambda p=partner_id, i=invoice_id: self.execute(
-                DunInvoice(partner_id=p, invoice_id=i, due_by=at), actor=DUNNING)) or []
+            retried_ += steps.step(partner_id, partial(self._dun_one, partner_id, invoice_id,
+                                                       due_by=at)) or []
         return retried_
+
+    def _dun_one(self, partner_id: UUID, invoice_id: UUID, *, due_by: datetime
+                 ) -> list[Invoice]:
+        return self.execute(DunInvoice(partner_id=partner_id, invoice_id=invoice_id,
+                                       due_by=due_by), actor=DUNNING)
 
     def dun(self, *, partner_id: UUID, invoice_id: UUID, at: datetime) -> list[Invoice]:
         """One invoice's dunning step: settle its open attempt, then charge when due. Run

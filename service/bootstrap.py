@@ -65,6 +65,14 @@ class Ledger:
     replicas: ReplicaCache = field(default_factory=ReplicaCache)
     known_partners: set[UUID] = field(default_factory=set)
 
+    @property
+    def manual_clock(self) -> ManualClock:
+        """The clock, when it is the manual one (seeding, tests and benchmarks move it);
+        TypeError on the system clock."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("this needs the manual clock (PORTAL_CLOCK=manual)")
+        return self.clock
+
     def require_partner(self, partner_id: UUID) -> None:
         """NotFound unless the partner exists. Partners are never deleted, so one found
         is remembered and later requests skip the load."""
@@ -84,7 +92,7 @@ class Ledger:
     def close(self) -> None:
         self.scheduler.shutdown()
         self.app.close()
-        self.read_model.datastore.close()  # type: ignore[attr-defined]
+        self.read_model.close_datastore()
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -95,9 +103,10 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def _read_model(env: dict[str, str], *, postgres: bool) -> ReadModel:
-    factory = InfrastructureFactory.construct(Environment("views", env))
-    recorder_class = PostgresReadModel if postgres else SQLiteReadModel
-    return factory.tracking_recorder(recorder_class)  # type: ignore[arg-type,return-value]
+    factory = InfrastructureFactory[ReadModel].construct(Environment("views", env))
+    if postgres:
+        return factory.tracking_recorder(PostgresReadModel)
+    return factory.tracking_recorder(SQLiteReadModel)
 
 
 def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
@@ -184,7 +193,11 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     app = LedgerApplication(env=app_env, clock=clock, group_commit=settings.group_commit)
     app.partition = partition
     if settings.inline_views:
-        app.recorder.inline = InlineViews(  # type: ignore[attr-defined]
+        # The recorder is one of the two inline classes: the topic above chose it.
+        inline_recorder = app.recorder
+        if not isinstance(inline_recorder, InlineSQLiteRecorder | InlinePostgresRecorder):
+            raise TypeError(f"inline views need an inline recorder, not {inline_recorder!r}")
+        inline_recorder.inline = InlineViews(
             read_model, app.mapper, events_table=read_model.events_table,
             position_column=read_model.position_column)
     thresholds = FlagThresholds(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import typer
@@ -193,7 +193,8 @@ def _audit_total(stores: list[Ledger], partner_id: str | None,
     """How many rows the audit export will write: the progress bar's length."""
     total = 0
     for ledger, position in zip(stores, positions, strict=True):
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if partner_id:
             where.append("partner_id = ?")
             params.append(partner_id)

@@ -40,7 +40,8 @@ def audit_rows(ledger: Ledger, *, partner_id: str | None,
                until_position: int | None) -> Iterator[dict[str, Any]]:
     after = 0
     while True:
-        where, params = ["position > ?"], [after]
+        where: list[str] = ["position > ?"]
+        params: list[Any] = [after]
         if partner_id:
             where.append("partner_id = ?")
             params.append(partner_id)

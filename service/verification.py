@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from aggregates.errors import DomainError
 from aggregates.invoice import Invoice
@@ -111,7 +111,7 @@ class Report:
 @dataclass
 class _LogState:
     partners: dict[str, Partner] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
+    names: dict[str | None, str] = field(default_factory=dict)
     lines: dict[str, dict[str, tuple[list[Placement], datetime | None]]] = field(
         default_factory=dict)
     line_partner: dict[str, str] = field(default_factory=dict)
@@ -126,10 +126,10 @@ class _LogState:
     def follow(self, event: Any) -> None:
         match event:
             case Partner.Created():
-                self.partners[str(event.originator_id)] = event.mutate(None)
+                self.partners[str(event.originator_id)] = cast(Partner, event.mutate(None))
             case Partner.Event():
-                self.partners[str(event.originator_id)] = event.mutate(
-                    self.partners[str(event.originator_id)])
+                self.partners[str(event.originator_id)] = cast(Partner, event.mutate(
+                    self.partners[str(event.originator_id)]))
             case SubAccount.Created() | SubAccount.Renamed():
                 self.names[str(event.originator_id)] = event.name
             case Line.Provisioned():
@@ -148,7 +148,7 @@ class _LogState:
                 pid = self.line_partner[line_id]
                 self.lines[pid][line_id] = (self.lines[pid][line_id][0], event.timestamp)
             case Invoice.Issued():
-                self.invoices[str(event.originator_id)] = event.mutate(None)
+                self.invoices[str(event.originator_id)] = cast(Invoice, event.mutate(None))
             case Invoice.Event():
                 event.mutate(self.invoices[str(event.originator_id)])
 

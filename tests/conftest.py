@@ -95,7 +95,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "pool_size": 2, "max_overflow": 4, "clock_start": START,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 def start_ledger(database_url: str, **overrides: object) -> Ledger:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
@@ -87,7 +87,7 @@ class Principal:
 # The dependencies below that do no I/O are `async def`: FastAPI runs a plain `def`
 # dependency in a worker thread, a hop that cost more than the work itself.
 async def cluster_of(request: Request) -> Cluster:
-    return request.app.state.cluster  # type: ignore[no-any-return]
+    return request.app.state.cluster
 
 
 ClusterDep = Annotated[Cluster, Depends(cluster_of)]
@@ -171,7 +171,7 @@ class Context:
         return view_source(self.ledger, self.partner_id, as_of, strict=True)
 
 
-def partner_access(permission: str):
+def partner_access(permission: str) -> Any:
     async def dependency(pid: UUID, ledger: LedgerDep, who: PrincipalDep) -> Context:
         permit(who, permission, partner_id=pid)
         if pid not in ledger.known_partners:  # loaded once per process, off the event loop
@@ -192,7 +192,7 @@ class PlatformContext:
         return self.who.actor
 
 
-def platform_access(permission: str):
+def platform_access(permission: str) -> Any:
     async def dependency(cluster: ClusterDep, who: PrincipalDep) -> PlatformContext:
         permit(who, permission)
         return PlatformContext(cluster=cluster, ledger=cluster.home, who=who)

@@ -108,7 +108,7 @@ def test_dunning_retries_one_three_and_seven_days_after_the_failure(portal: Port
 def test_running_the_cycle_close_twice_issues_one_invoice(portal: Portal) -> None:
     portal.ok("POST", "/lines", json={})
     move_clock(portal, "2026-02-01T06:00:00Z")
-    ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
+    ledger = portal.client.app.state.cluster.home
 
     ledger.billing.close_due_cycles(ledger.clock.now())
     ledger.billing.close_due_cycles(ledger.clock.now())
@@ -183,7 +183,7 @@ def test_a_dispute_resolved_with_a_credit_issues_a_credit_note(portal: Portal) -
 def test_bad_billing_input_is_refused_with_problem_json_and_records_nothing(
     portal: Portal,
 ) -> None:
-    ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
+    ledger = portal.client.app.state.cluster.home
     before = ledger.app.recorder.max_notification_id()
     bad = [
         ("/credits", "support", {"amount": -5, "reason": "goodwill"}),

@@ -29,7 +29,7 @@ def spare_card(site: Site) -> dict[str, Any]:
     added = _partner_api(site, "POST", "/payment-methods", json={
         "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030, "token": "tok_spare"})
     assert added.status_code == 201, added.text
-    return added.json()  # type: ignore[no-any-return]
+    return added.json()
 
 
 def _default_id(site: Site) -> str:

@@ -19,11 +19,11 @@ OTHER = "postgresql://u:p@db3/books"
 
 
 def test_partition_urls_name_each_partition_and_fix_the_count() -> None:
-    settings = Settings(partition_urls=f"{PRIMARY}\n  {OTHER}")  # type: ignore[arg-type]
+    settings = Settings(partition_urls=f"{PRIMARY}\n  {OTHER}")
     assert settings.partitions == 2
     assert settings.database_url == PRIMARY
     assert settings.partition(1).database_url == OTHER
-    assert Settings(partition_urls=f'["{PRIMARY}", "{OTHER}"]').partitions == 2  # type: ignore[arg-type]
+    assert Settings(partition_urls=f'["{PRIMARY}", "{OTHER}"]').partitions == 2
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -37,7 +37,7 @@ def test_partition_urls_name_each_partition_and_fix_the_count() -> None:
 def test_inconsistent_partition_settings_are_refused(values: dict[str, object],
                                                      message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        Settings(**values)  # type: ignore[arg-type]
+        Settings(**values)
 
 
 def test_every_url_parameter_reaches_the_pooled_connections() -> None:
@@ -56,7 +56,7 @@ def test_every_url_parameter_reaches_the_pooled_connections() -> None:
         factory.close()
     default = LedgerPostgresFactory(Settings(database_url=OTHER).persistence_env())
     try:
-        assert "prepare_threshold" not in default.datastore.pool.kwargs  # type: ignore[operator]
+        assert "prepare_threshold" not in default.datastore.pool.kwargs
     finally:
         default.close()
 

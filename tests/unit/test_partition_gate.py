@@ -55,7 +55,7 @@ def test_a_partition_holds_at_most_half_the_threads_and_its_waiters_fail_fast() 
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b"{}"})
 
-        gate = PartitionGateMiddleware(app, cluster=StubCluster(guards))  # type: ignore[arg-type]
+        gate = PartitionGateMiddleware(app, cluster=StubCluster(guards))
 
         async def call(pid: str) -> None:
             status: list[int] = []
