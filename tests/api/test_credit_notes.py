@@ -16,7 +16,7 @@ PARTNER = {"name": "Acme Resale", "currency": "USD", "billing_anchor_day": 1,
 
 
 def _invoice(portal: Portal, index: int = 0) -> dict[str, Any]:
-    return portal.ok("GET", "/invoices", role="billing")["data"][index]  # type: ignore[no-any-return]
+    return portal.ok("GET", "/invoices", role="billing")["data"][index]
 
 
 def _credit(portal: Portal, invoice: dict[str, Any], status: int = 201,
@@ -121,7 +121,7 @@ def test_credit_notes_on_a_paid_invoice_credit_the_balance_or_refund_within_limi
     audit = portal.ok("GET", "/audit-trail?event_type=Invoice.CreditNoteIssued",
                       role="auditor")["data"]
     assert [a["actor"]["role"] for a in audit] == ["support"] * 3
-    ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
+    ledger = portal.client.app.state.cluster.home
     report = verify(ledger)
     assert report.ok, [str(m) for m in report.mismatches]
     assert (report.credit_notes_checked, report.invoices_checked) == (3, 1)

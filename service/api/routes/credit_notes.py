@@ -48,7 +48,7 @@ def _stored_invoice(ctx: Context, iid: UUID, as_of: str | None) -> Invoice:
                                     invoice_id=str(iid))
     if invoice is None:
         raise NotFound(f"no invoice {iid}")
-    return invoice  # type: ignore[no-any-return]
+    return invoice
 
 
 @router.get("/invoices/{iid}/credit-notes", response_model=CreditNotePage)
