@@ -20,6 +20,7 @@ from service.api.routes import (
     pricing_requests,
     reconciliation,
     sub_accounts,
+    tax,
     usage,
 )
 from service.api.shared_clock import read_shared_clock
@@ -65,7 +66,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     request_body.install(app)
     authentication.install(app, cluster)
     for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
-                   usage, analytics, alerts, reconciliation):
+                   usage, analytics, alerts, reconciliation, tax):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     portal.install(app)
