@@ -13,6 +13,7 @@ from service.api.routes import (
     alerts,
     analytics,
     billing,
+    documents,
     keys,
     lines,
     operations,
@@ -66,7 +67,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     request_body.install(app)
     authentication.install(app, cluster)
     for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
-                   usage, analytics, alerts, reconciliation, tax):
+                   usage, analytics, alerts, reconciliation, tax, documents):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     portal.install(app)

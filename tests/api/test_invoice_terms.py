@@ -113,20 +113,6 @@ def test_tax_from_the_next_period_on_the_discounted_items_then_credit(portal: Po
     assert report["status"] == "passed", report
 
 
-def test_reverse_charge_shows_the_note_and_charges_no_tax(portal: Portal) -> None:
-    _one_line_in(portal, "Sales")
-    portal.client.put(portal.url("/tax"), headers=ADMIN, json={
-        "name": "VAT", "rate": "20", "tax_id": "DE123456789", "reverse_charge": True})
-    move_clock(portal, "2026-02-01T06:00:00Z")
-
-    upcoming = portal.ok("GET", "/billing/upcoming-invoice", role="billing")
-
-    assert upcoming["tax"]["amount"] == 0
-    assert upcoming["tax"]["reverse_charge"] is True
-    assert "Reverse charge" in upcoming["tax"]["note"]
-    assert upcoming["total"] == upcoming["subtotal"] == 3000
-
-
 def test_flat_tier_fees_and_anchor_31_over_http(portal: Portal) -> None:
     tiers = [{"up_to": 5, "unit_amount": 700, "flat_amount": 1000},
              {"up_to": None, "unit_amount": 650, "flat_amount": 900}]
