@@ -127,7 +127,7 @@ def _amount(discount: Discount, base: int) -> int:
         # Exact decimal percent <= 100, so the rounded amount never exceeds the base.
         return round_half_even(base * percent_value(discount.value) / 100)
     # A fixed discount larger than what is left only takes it to zero.
-    return min(discount.value, base)
+    return min(int(discount.value), base)
 
 
 def application_order(discounts: Sequence[Discount]) -> list[Discount]:

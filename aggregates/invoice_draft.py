@@ -88,9 +88,10 @@ def draft_invoice(*, counts: Mapping[date, Mapping[str | None, int]],
     applied, taxable = discounted_items(items=charged, discounts=live)
     amounts = {d.id: amount for d, amount in applied}  # a partner's discount ids are unique
     # Listed in the order applied, each line stating the rule.
-    discount_lines = [{"discount_id": d.id, "amount": amounts[d.id],
-                       "note": discount_note(d, names)} for d in application_order(live)]
-    discount = sum(line["amount"] for line in discount_lines)
+    discount_lines: list[dict[str, Any]] = [
+        {"discount_id": d.id, "amount": amounts[d.id], "note": discount_note(d, names)}
+        for d in application_order(live)]
+    discount = sum(amounts[d.id] for d in live)
     terms = None if tax is None else tax_terms_from_dict(tax)
     tax_line = invoice_tax(terms, items=items, taxable=taxable)
     total, credit_applied, amount_due = invoice_totals(

@@ -53,7 +53,8 @@ Cycles = Annotated[int, Strict(), Field(ge=1, le=MAX_CYCLES)]
 # A percent: a whole number 1..100, or a decimal string with at most two decimals
 # ("12.5"), above 0 and at most 100 (checked by aggregates.discounts); never a float.
 Percent = (Annotated[int, Strict(), Field(ge=1, le=MAX_PERCENT)]
-           | Annotated[str, Strict(), Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$")])
+           | Annotated[str, Strict(), Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$",
+                                           examples=["12.5"])])
 # A usage figure is a strict integer here; its bounds (0..MAX_FIGURE, responded at most
 # new) are published below but judged by the usage rules, so that one answer names every
 # bad row of a batch by index and field (`aggregates.usage.figure_problems`).

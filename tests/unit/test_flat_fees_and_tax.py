@@ -17,9 +17,11 @@ from aggregates.invoice_draft import draft_invoice
 from aggregates.pricing import monthly_price, pricing_from_dict, pricing_to_dict
 from aggregates.tax import canonical_rate, invoice_tax, tax_terms_from_dict
 
+Counts = dict[date, dict[str | None, int]]
+
 # Stripe's tiered-pricing doc table: 1–5 at 7.00 + a flat 10.00 for the tier, 6–10 at 6.50
 # + 9.00, 11+ at 6.00 + 8.00 (amounts in cents).
-STRIPE = [{"up_to": 5, "unit_amount": 700, "flat_amount": 1000},
+STRIPE: list[dict[str, Any]] = [{"up_to": 5, "unit_amount": 700, "flat_amount": 1000},
           {"up_to": 10, "unit_amount": 650, "flat_amount": 900},
           {"up_to": None, "unit_amount": 600, "flat_amount": 800}]
 
@@ -44,7 +46,7 @@ def test_stripes_flat_fee_table(n: int, graduated: int, volume: int) -> None:
 def test_lagos_graduated_example_with_flat_fees() -> None:
     # Lago's graduated model: 1.00 a unit for the first 100, 0.50 for the next 100, 0.10
     # beyond; each tier reached adds its flat fee once (here 10.00, 5.00, 0).
-    tiers = [{"up_to": 100, "unit_amount": 100, "flat_amount": 1000},
+    tiers: list[dict[str, Any]] = [{"up_to": 100, "unit_amount": 100, "flat_amount": 1000},
              {"up_to": 200, "unit_amount": 50, "flat_amount": 500},
              {"up_to": None, "unit_amount": 10}]
 
@@ -62,7 +64,7 @@ def test_flat_fees_and_minimum_round_trip_and_plain_plans_keep_their_shape() -> 
 
 def test_a_flat_fee_is_priced_per_day_like_the_unit_amounts() -> None:
     # One line for 10 days of a 30-day period: (700 + 1000) * 10 / 30.
-    days = {date(2026, 4, 1) + timedelta(days=i): {"s": 1} for i in range(10)}
+    days: Counts = {date(2026, 4, 1) + timedelta(days=i): {"s": 1} for i in range(10)}
 
     result = period_charges(counts=days, pricing=plan("graduated", STRIPE), days_in_period=30)
 
@@ -74,7 +76,7 @@ def test_the_minimum_is_prorated_from_the_partners_first_day() -> None:
     # Minimum 10000 a month; one line at 3000 from day 21 of a 30-day period, the partner
     # created on day 16: 15 days owe at least 10000/30 each, 10 of them with the line.
     start = date(2026, 4, 1)
-    counts = {start + timedelta(days=i): {"s": 1} for i in range(20, 30)}
+    counts: Counts = {start + timedelta(days=i): {"s": 1} for i in range(20, 30)}
     pricing = {"structure": "standard", "unit_amount": 3000, "minimum_amount": 10_000}
 
     draft = draft_invoice(counts=counts, days_in_period=30, pricing=pricing, names={"s": "S"},
@@ -89,7 +91,7 @@ def test_the_minimum_is_prorated_from_the_partners_first_day() -> None:
 
 def test_a_line_count_above_the_minimum_pays_its_own_price() -> None:
     start = date(2026, 4, 1)
-    counts = {start + timedelta(days=i): {"s": 5} for i in range(30)}
+    counts: Counts = {start + timedelta(days=i): {"s": 5} for i in range(30)}
     pricing = {"structure": "standard", "unit_amount": 3000, "minimum_amount": 10_000}
 
     draft = draft_invoice(counts=counts, days_in_period=30, pricing=pricing, names={},
@@ -127,7 +129,7 @@ def test_the_discount_order_does_not_change_the_figure() -> None:
 
 def test_a_sub_account_discount_without_a_charge_has_no_line() -> None:
     idle = Discount(id="idle", kind="fixed", value=500, sub_account_id="empty", cycles=1)
-    counts = {date(2026, 4, 1): {"s": 1}}
+    counts: Counts = {date(2026, 4, 1): {"s": 1}}
 
     draft = draft_invoice(counts=counts, days_in_period=30, pricing={
         "structure": "standard", "unit_amount": 3000}, names={}, discounts=[idle],

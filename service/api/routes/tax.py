@@ -25,9 +25,10 @@ class TaxChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name = Field(description='The tax\'s name on the invoice, e.g. "VAT".')
-    rate: str = Field(pattern=RATE_PATTERN, description='A decimal percent string: "20", '
-                      '"8.875" (0 to 100, at most 4 decimals); never a JSON number.')
-    tax_id: str | None = Field(default=None, max_length=40,
+    rate: str = Field(pattern=RATE_PATTERN, examples=["20"], description=(
+        'A decimal percent string: "20", "8.875" (0 to 100, at most 4 decimals); never a '
+        "JSON number."))
+    tax_id: str | None = Field(default=None, max_length=40, examples=["DE123456789"],
                                description="The partner's tax id, shown on its invoices.")
     reverse_charge: bool = Field(description="The recipient accounts for the tax: the "
                                  "invoice shows the note and charges none.")
