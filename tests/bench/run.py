@@ -31,12 +31,14 @@ from tests.bench import (
     export,
     http_load,
     partitions,
+    ratios,
     rebuild,
     timers,
     upcoming_invoice,
     usage_ingest,
     view_reads,
     view_reads_long,
+    wrk_http,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +62,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "timers": timers,
     "export": export,
     "http_load": http_load,
+    "wrk_http": wrk_http,
 }
 HEADER = """# Benchmarks
 
@@ -201,6 +204,9 @@ def section(*, quick: bool, results: dict[str, dict[str, Any]], info: dict[str, 
             out.append(f"| {title} | {fig['name']} | {_value(fig)} | {_target(fig)} | "
                        f"{_met(fig)} | {note} |")
     out.append("")
+    summary = ratios.table(results)
+    if summary:
+        out += [summary]
     for name, result in results.items():
         notes, profiles = result.get("notes", []), result.get("profiles", {})
         if not notes and not profiles:

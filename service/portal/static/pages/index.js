@@ -9,12 +9,15 @@ import { page as billing } from "./billing.js";
 import { page as invoices } from "./invoices.js";
 import { page as lines } from "./lines.js";
 import { page as myStatus } from "./my-status.js";
+import { page as paymentMethods } from "./payment-methods.js";
 import { page as pool } from "./pool.js";
 import { page as subAccounts } from "./sub-accounts.js";
+import { page as team } from "./team.js";
 import { page as upcoming } from "./upcoming.js";
 
 export const PAGES = [
-  lines, pool, subAccounts, billing, upcoming, invoices, myStatus, alerts, analytics, audit,
+  lines, pool, subAccounts, billing, upcoming, invoices, paymentMethods, myStatus, alerts,
+  analytics, audit, team,
 ];
 
 // What each page group needs, probed once at sign-in with the cheapest read there is;
@@ -26,4 +29,5 @@ export const PROBES = {
   analytics: ["/analytics/response-rate",
     { since: "2000-01-01T00:00:00Z", until: "2000-01-01T01:00:00Z" }],
   audit: ["/audit-trail", { limit: 1 }],
+  keys: ["/api-keys", { limit: 1 }],
 };
