@@ -56,6 +56,8 @@ RETRY_DELAYS = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
 
 _ITEM_KEYS = {"sub_account_id", "name", "line_days", "amount"}
 _DISCOUNT_KEYS = {"discount_id", "amount"}
+# Discount lines issued since the order rule carry a note stating it.
+_DISCOUNT_OPTIONAL = {"note"}
 # The attempts of an invoice recorded before attempts were (see `Invoice.attempts`).
 NO_ATTEMPTS: Mapping[str, dict[str, Any]] = MappingProxyType({})
 
@@ -104,15 +106,46 @@ def _check_items(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def _check_discounts(discounts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     checked = []
     for position, line in enumerate(discounts):
-        if not isinstance(line, Mapping) or set(line) != _DISCOUNT_KEYS:
-            raise ValueError(f"discount {position} must have exactly {sorted(_DISCOUNT_KEYS)}")
+        if not isinstance(line, Mapping) or not set(line) >= _DISCOUNT_KEYS \
+                or set(line) - _DISCOUNT_KEYS - _DISCOUNT_OPTIONAL:
+            raise ValueError(f"discount {position} must have {sorted(_DISCOUNT_KEYS)} "
+                             f"and may have {sorted(_DISCOUNT_OPTIONAL)}")
         if not isinstance(line["discount_id"], str) or not line["discount_id"]:
             raise ValueError(f"discount {position} discount_id must be a non-empty string")
-        checked.append({
+        entry = {
             "discount_id": line["discount_id"],
             "amount": _minor_units(line["amount"], f"discount {position} amount"),
-        })
+        }
+        if "note" in line:
+            if not isinstance(line["note"], str) or not line["note"]:
+                raise ValueError(f"discount {position} note must be a non-empty string")
+            entry["note"] = line["note"]
+        checked.append(entry)
     return checked
+
+
+def _check_tax(tax: Mapping[str, Any] | None, items: Sequence[Mapping[str, Any]]
+               ) -> dict[str, Any] | None:
+    """The invoice's tax: one line per item (in item order), summing to `amount`; none
+    charged under reverse charge."""
+    if tax is None:
+        return None
+    if not isinstance(tax, Mapping):
+        raise ValueError("tax must be a mapping or None")
+    lines = tax.get("lines")
+    if not isinstance(lines, list) or len(lines) != len(items):
+        raise ValueError("tax needs one line per item")
+    for line, item in zip(lines, items, strict=True):
+        if line.get("sub_account_id") != item["sub_account_id"]:
+            raise ValueError("tax lines must follow the items' order")
+        _minor_units(line.get("amount"), "tax line amount")
+        _minor_units(line.get("taxable_amount"), "tax line taxable_amount")
+    amount = _minor_units(tax.get("amount"), "tax amount")
+    if sum(line["amount"] for line in lines) != amount:
+        raise ValueError(f"tax lines do not sum to the tax {amount}")
+    if tax.get("reverse_charge") and amount:
+        raise ValueError("a reverse-charge invoice charges no tax")
+    return dict(tax)
 
 
 class Invoice(LedgerAggregate):
@@ -129,6 +162,8 @@ class Invoice(LedgerAggregate):
         credit_applied: int
         total: int
         amount_due: int
+        # Invoices issued before tax existed carry none (the default, read back as None).
+        tax: dict[str, Any] | None = None
 
     class PaymentAttemptStarted(LedgerAggregate.Event):
         """The intent: an attempt to charge `amount` to the method, recorded before the
@@ -288,8 +323,10 @@ class Invoice(LedgerAggregate):
     def __init__(self, partner_id: UUID, number: str, period_start: datetime,
                  period_end: datetime, currency: str, items: list[dict[str, Any]],
                  subtotal: int, discounts: list[dict[str, Any]], discount: int,
-                 credit_applied: int, total: int, amount_due: int) -> None:
+                 credit_applied: int, total: int, amount_due: int,
+                 tax: dict[str, Any] | None = None) -> None:
         self.partner_id = partner_id
+        self.tax = tax
         self.number = number
         self.period_start = period_start
         self.period_end = period_end
@@ -321,11 +358,12 @@ class Invoice(LedgerAggregate):
               period_end: datetime, currency: str, items: Sequence[Mapping[str, Any]],
               subtotal: int, discounts: Sequence[Mapping[str, Any]], discount: int,
               credit_applied: int, total: int, amount_due: int, actor: Actor,
-              at: datetime) -> Invoice:
+              at: datetime, tax: Mapping[str, Any] | None = None) -> Invoice:
         """Issue the invoice of `partner_id` for `[period_start, period_end)`.
 
         The figures must agree: the items sum to `subtotal`, the discount lines to
-        `discount`, `total = subtotal - discount`, `amount_due = total - credit_applied`,
+        `discount`, the tax lines to the tax, `total = subtotal - discount + tax`,
+        `amount_due = total - credit_applied`,
         none negative. A mismatch is a bug in the caller, so it raises `ValueError`. An
         invoice with nothing due is paid on issue.
         """
@@ -345,8 +383,11 @@ class Invoice(LedgerAggregate):
             raise ValueError(f"items do not sum to the subtotal {subtotal}")
         if sum(line["amount"] for line in checked_discounts) != discount:
             raise ValueError(f"discount lines do not sum to the discount {discount}")
-        if total != subtotal - discount:
-            raise ValueError(f"total {total} is not subtotal {subtotal} - discount {discount}")
+        checked_tax = _check_tax(tax, checked_items)
+        taxed = 0 if checked_tax is None else checked_tax["amount"]
+        if total != subtotal - discount + taxed:
+            raise ValueError(f"total {total} is not subtotal {subtotal} - discount {discount} "
+                             f"+ tax {taxed}")
         if amount_due != total - credit_applied:
             raise ValueError(
                 f"amount_due {amount_due} is not total {total} - credit {credit_applied}"
@@ -357,7 +398,7 @@ class Invoice(LedgerAggregate):
             period_start=period_start, period_end=period_end, currency=currency,
             items=checked_items, subtotal=subtotal, discounts=checked_discounts,
             discount=discount, credit_applied=credit_applied, total=total,
-            amount_due=amount_due,
+            amount_due=amount_due, **({} if checked_tax is None else {"tax": checked_tax}),
         )
 
     # -- payments --------------------------------------------------------------------------

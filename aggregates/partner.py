@@ -15,7 +15,7 @@ from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.bounds import check_amount
-from aggregates.charges import billing_period
+from aggregates.charges import MAX_ANCHOR_DAY, billing_period
 from aggregates.discounts import Discount, discount_from_dict, discount_to_dict
 from aggregates.errors import DuplicateId, InvalidInput, InvalidTransition, NotFound
 from aggregates.invoice_numbers import (
@@ -26,6 +26,7 @@ from aggregates.invoice_numbers import (
 )
 from aggregates.money import validate_currency
 from aggregates.pricing import pricing_from_dict, pricing_to_dict
+from aggregates.tax import tax_terms_from_dict, tax_terms_to_dict
 from aggregates.text import clean_name, clean_text
 
 CREDIT_REASONS = ("adjustment", "refund_as_credit", "goodwill", "prior_change")
@@ -34,8 +35,8 @@ MAX_TOKEN_LENGTH = 200
 
 
 def _check_anchor_day(day: int) -> int:
-    if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 28:
-        raise InvalidInput("billing_anchor_day must be an integer from 1 to 28")
+    if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= MAX_ANCHOR_DAY:
+        raise InvalidInput(f"billing_anchor_day must be an integer from 1 to {MAX_ANCHOR_DAY}")
     return day
 
 
@@ -108,6 +109,15 @@ class Partner(LedgerAggregate):
 
         def apply(self, partner: Partner) -> None:
             partner.pricing_changes.append((self.effective_from, self.pricing))
+
+    class TaxChanged(LedgerAggregate.Event):
+        """The partner's tax terms (`aggregates.tax`) from `effective_from` on."""
+
+        tax: dict[str, Any]
+        effective_from: datetime
+
+        def apply(self, partner: Partner) -> None:
+            partner.tax_changes = (*partner.tax_changes, (self.effective_from, self.tax))
 
     class PaymentMethodAdded(LedgerAggregate.Event):
         method_id: UUID
@@ -305,6 +315,28 @@ class Partner(LedgerAggregate):
                        at: datetime) -> None:
         self._trigger(self.PricingChanged, actor=actor, at=at,
                       pricing=pricing_to_dict(pricing_from_dict(pricing)),
+                      effective_from=effective_from)
+
+    # -- tax -------------------------------------------------------------------------------
+
+    # Partners created (or snapshotted) before tax existed have no changes: this default,
+    # which events replace and never change in place.
+    tax_changes: tuple[tuple[datetime, dict[str, Any]], ...] = ()
+
+    def tax_at(self, at: datetime) -> dict[str, Any] | None:
+        """The tax terms in force at `at` (None: no tax): the latest change whose
+        effective time has come."""
+        current = None
+        for effective_from, tax in self.tax_changes:
+            if effective_from <= at:
+                current = tax
+        return current
+
+    def change_tax(self, *, tax: dict[str, Any], effective_from: datetime, actor: Actor,
+                   at: datetime) -> None:
+        """New tax terms from `effective_from` (the next period) on."""
+        self._trigger(self.TaxChanged, actor=actor, at=at,
+                      tax=tax_terms_to_dict(tax_terms_from_dict(tax)),
                       effective_from=effective_from)
 
     # -- payment methods -------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """Pricing plans as value objects: standard or tiered (graduated / volume).
 
 Holds the plan types, their parsing from and rendering to the API's JSON shape, and
-`monthly_price`, the price of `n` lines for a whole month in minor units.
+`monthly_price`, the price of `n` lines for a whole month in minor units. A tier may
+carry a `flat_amount` (charged once for the tier when the count reaches it, as Stripe's
+and Lago's tiers do) and a plan a `minimum_amount` (a monthly commitment); both are
+monthly prices, shared per day like unit amounts (`aggregates.charges`).
 """
 
 from __future__ import annotations
@@ -33,21 +36,26 @@ class StandardPricing:
     """Every line costs `unit_amount` per month."""
 
     unit_amount: int
+    minimum_amount: int = 0
 
     def __post_init__(self) -> None:
         check_amount(self.unit_amount, "unit_amount")
+        check_amount(self.minimum_amount, "minimum_amount")
 
 
 @dataclass(frozen=True)
 class Tier:
-    """Lines up to and including `up_to` (None: no upper bound) cost `unit_amount` each."""
+    """Lines up to and including `up_to` (None: no upper bound) cost `unit_amount` each,
+    plus `flat_amount` once for the tier when the count reaches it."""
 
     up_to: int | None
     unit_amount: int
+    flat_amount: int = 0
 
     def __post_init__(self) -> None:
         _check_up_to(self.up_to, "tier up_to")
         check_amount(self.unit_amount, "tier unit_amount")
+        check_amount(self.flat_amount, "tier flat_amount")
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,10 @@ class TieredPricing:
 
     mode: TierMode
     tiers: tuple[Tier, ...]
+    minimum_amount: int = 0
 
     def __post_init__(self) -> None:
+        check_amount(self.minimum_amount, "minimum_amount")
         if self.mode not in _MODES:
             raise InvalidInput(f"tiered mode must be one of {', '.join(_MODES)}, got {self.mode!r}")
         if not isinstance(self.tiers, tuple) or not all(isinstance(t, Tier) for t in self.tiers):
@@ -102,12 +112,13 @@ def pricing_from_dict(d: Mapping[str, Any]) -> Pricing:
         raise InvalidInput("pricing must be an object")
     structure = d.get("structure")
     if structure == "standard":
-        _reject_foreign_keys(d, {"structure", "unit_amount"}, "standard")
+        _reject_foreign_keys(d, {"structure", "unit_amount", "minimum_amount"}, "standard")
         if "unit_amount" not in d:
             raise InvalidInput("standard pricing needs unit_amount")
-        return StandardPricing(unit_amount=check_amount(d["unit_amount"], "unit_amount"))
+        return StandardPricing(unit_amount=check_amount(d["unit_amount"], "unit_amount"),
+                               minimum_amount=_minimum(d))
     if structure == "tiered":
-        _reject_foreign_keys(d, {"structure", "mode", "tiers"}, "tiered")
+        _reject_foreign_keys(d, {"structure", "mode", "tiers", "minimum_amount"}, "tiered")
         mode = d.get("mode")
         if mode not in _MODES:
             raise InvalidInput(f"tiered mode must be one of {', '.join(_MODES)}, got {mode!r}")
@@ -120,31 +131,51 @@ def pricing_from_dict(d: Mapping[str, Any]) -> Pricing:
         for position, raw in enumerate(raw_tiers, start=1):
             if not isinstance(raw, Mapping) or "unit_amount" not in raw or "up_to" not in raw:
                 raise InvalidInput(f"tier {position} must be an object with up_to and unit_amount")
-            extra = set(raw) - {"up_to", "unit_amount"}
+            extra = set(raw) - {"up_to", "unit_amount", "flat_amount"}
             if extra:
                 unknown = ", ".join(sorted(map(str, extra)))
                 raise InvalidInput(f"tier {position} has unknown fields: {unknown}")
             up_to = raw["up_to"]
             _check_up_to(up_to, f"tier {position} up_to")
             unit_amount = check_amount(raw["unit_amount"], f"tier {position} unit_amount")
-            tiers.append(Tier(up_to=up_to, unit_amount=unit_amount))
-        return TieredPricing(mode=mode, tiers=tuple(tiers))
+            flat = raw.get("flat_amount")
+            flat_amount = 0 if flat is None else check_amount(
+                flat, f"tier {position} flat_amount")
+            tiers.append(Tier(up_to=up_to, unit_amount=unit_amount, flat_amount=flat_amount))
+        return TieredPricing(mode=mode, tiers=tuple(tiers), minimum_amount=_minimum(d))
     raise InvalidInput(f"pricing structure must be 'standard' or 'tiered', got {structure!r}")
 
 
+def _minimum(d: Mapping[str, Any]) -> int:
+    value = d.get("minimum_amount")
+    return 0 if value is None else check_amount(value, "minimum_amount")
+
+
+def _tier_dict(t: Tier) -> dict[str, Any]:
+    # A tier without a flat fee keeps the shape plans had before flat fees existed.
+    body: dict[str, Any] = {"up_to": t.up_to, "unit_amount": t.unit_amount}
+    if t.flat_amount:
+        body["flat_amount"] = t.flat_amount
+    return body
+
+
 def pricing_to_dict(p: Pricing) -> dict[str, Any]:
-    """The API shape of a plan; `pricing_from_dict(pricing_to_dict(p)) == p`."""
+    """The API shape of a plan; `pricing_from_dict(pricing_to_dict(p)) == p`. Zero flat
+    and minimum amounts are left out, so plans without them read as they always did."""
+    body: dict[str, Any]
     if isinstance(p, StandardPricing):
-        return {"structure": "standard", "unit_amount": p.unit_amount}
-    return {
-        "structure": "tiered",
-        "mode": p.mode,
-        "tiers": [{"up_to": t.up_to, "unit_amount": t.unit_amount} for t in p.tiers],
-    }
+        body = {"structure": "standard", "unit_amount": p.unit_amount}
+    else:
+        body = {"structure": "tiered", "mode": p.mode,
+                "tiers": [_tier_dict(t) for t in p.tiers]}
+    if p.minimum_amount:
+        body["minimum_amount"] = p.minimum_amount
+    return body
 
 
 def monthly_price(pricing: Pricing, n: int) -> int:
-    """The price of `n` lines for a whole month, in minor units."""
+    """The price of `n` lines for a whole month, in minor units, flat fees included (the
+    plan's minimum is the caller's: it also holds on days without lines)."""
     if not _is_int(n) or n < 0:
         raise ValueError(f"line count must be a non-negative integer, got {n!r}")
     if isinstance(pricing, StandardPricing):
@@ -154,7 +185,7 @@ def monthly_price(pricing: Pricing, n: int) -> int:
             return 0
         for tier in pricing.tiers:
             if tier.up_to is None or n <= tier.up_to:
-                return n * tier.unit_amount
+                return n * tier.unit_amount + tier.flat_amount
         raise AssertionError("the last tier is open-ended")  # pragma: no cover
     # Graduated: lines (lower, up_to] are priced by that tier.
     total = 0
@@ -162,7 +193,8 @@ def monthly_price(pricing: Pricing, n: int) -> int:
     for tier in pricing.tiers:
         upper = n if tier.up_to is None else min(n, tier.up_to)
         if upper > lower:
-            total += (upper - lower) * tier.unit_amount
+            # A tier reached charges its flat fee once.
+            total += (upper - lower) * tier.unit_amount + tier.flat_amount
         if tier.up_to is None or n <= tier.up_to:
             break
         lower = tier.up_to

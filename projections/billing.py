@@ -40,7 +40,25 @@ def period_draft(sql: Sql, partner: Partner, *, start: datetime, end: datetime,
         counts=counts, days_in_period=(end - start).days, pricing=partner.pricing_at(start),
         names=sub_account_names(sql, pid), discounts=partner.active_discounts(),
         credit_balance=partner.credit_balance if credit_balance is None else credit_balance,
+        **billing_terms(partner, start),
     )
+
+
+def billing_terms(partner: Partner, start: datetime) -> dict[str, Any]:
+    """The terms besides pricing and discounts that shape a period's invoice: the tax in
+    force when the period began, and the partner's first day (the plan's minimum is
+    prorated from it)."""
+    return {"tax": partner.tax_at(start), "period_start": start.date(),
+            "billable_from": partner.created_on.date()}
+
+
+def tax_json(tax: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The public `tax` of an invoice: `{name, rate, amount, reverse_charge}`, with the
+    partner's tax id, the reverse-charge note and each item's taxable amount and tax."""
+    if tax is None:
+        return None
+    return {key: tax.get(key) for key in ("name", "rate", "amount", "reverse_charge", "tax_id",
+                                          "note", "lines")}
 
 
 def _partner(sql: Sql, partner_id: str) -> Partner:
@@ -75,6 +93,7 @@ def upcoming_invoice(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, A
         "subtotal": draft.subtotal,
         "discounts": draft.discounts,
         "discount": draft.discount,
+        "tax": tax_json(draft.tax),
         "credit_applied": draft.credit_applied,
         "total": draft.total,
         "amount_due": draft.amount_due,
@@ -150,6 +169,7 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
         "subtotal": invoice.subtotal,
         "discounts": invoice.discounts,
         "discount": invoice.discount,
+        "tax": tax_json(invoice.tax),
         "credit_applied": invoice.credit_applied,
         "total": invoice.total,
         "amount_due": invoice.amount_due,
@@ -233,6 +253,19 @@ def _pricing_events(sql: Sql, *, partner_id: str, start: datetime,
     return [audit_item(row) for row in (*before, *during)]
 
 
+def _item_tax(invoice: Invoice, index: int) -> dict[str, Any] | None:
+    """The item's tax as issued: its taxable (discounted) amount, the rate and the tax."""
+    tax = getattr(invoice, "tax", None)
+    if tax is None:
+        return None
+    line = tax["lines"][index]
+    return {"name": tax["name"], "rate": tax["rate"], "reverse_charge": tax["reverse_charge"],
+            "taxable_amount": line["taxable_amount"], "amount": line["amount"],
+            "rule": "exclusive tax on the item's discounted amount, rounded half-even per "
+                    "item; the invoice's tax is the sum of its items'; none under reverse "
+                    "charge"}
+
+
 def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int = 0,
                  limit: int = 50) -> dict[str, Any] | None:
     """Why item `index` costs what it does: the day-by-day arithmetic of the whole period,
@@ -250,7 +283,7 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
     draft = draft_invoice(
         counts=counts, days_in_period=(end - start).days, pricing=partner.pricing_at(start),
         names=sub_account_names(sql, pid), discounts=partner.active_discounts(),
-        credit_balance=0)
+        credit_balance=0, **billing_terms(partner, start))
     histories, in_period = _period_placements(sql, partner_id=pid, bucket=bucket,
                                               start=start, end=end)
     contributing: dict[str, int] = {}
@@ -284,6 +317,8 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
                 "that day's line-days; the item sums its shares, rounded half-even, adjusted "
                 "by largest remainder so the items sum exactly to the rounded subtotal",
         "exact_amount": str(draft.charges.exact.get(bucket, 0)),
+        "discounts": invoice.discounts,
+        "tax": _item_tax(invoice, index),
         "lines": [{"line_id": k, "line_days": v} for k, v in sorted(contributing.items())],
         "days": day_items,
         "events": events,

@@ -149,7 +149,11 @@ def _invoice(sql: Sql, position: int, event: Any) -> bool:
         return False
     pid = str(invoice.partner_id)
     if isinstance(event, Invoice.Issued):
-        _, end = next_period(_utc(event.period_start))
+        # The partner's anchor day: a period clamped to a short month's end does not
+        # name it (an anchor of the 31st starts Feb 28).
+        partner = aggregate_states.load(sql, Partner, pid)
+        anchor = None if partner is None else partner.billing_anchor_day
+        _, end = next_period(_utc(event.period_start), anchor)
         _not_before(sql, position, CYCLE_CLOSE, pid, "", end)
         _not_before(sql, position, ALERTS, pid, PERIOD, end)
         # The period turned: the card's next billing date moved (checked at this midnight,

@@ -166,7 +166,7 @@ class Billing:
             period_start=period_start, period_end=period_end, currency=partner.currency,
             items=draft.items, subtotal=draft.subtotal, discounts=draft.discounts,
             discount=draft.discount, credit_applied=draft.credit_applied, total=draft.total,
-            amount_due=draft.amount_due, actor=CYCLE_CLOSE, at=at)
+            amount_due=draft.amount_due, tax=draft.tax, actor=CYCLE_CLOSE, at=at)
         partner.apply_credit(invoice_id=invoice.id, amount=draft.credit_applied,
                              actor=CYCLE_CLOSE, at=at)
         for line in draft.discounts:
@@ -213,7 +213,7 @@ class Billing:
             if (pid, stored(start)) not in invoiced:
                 issued.append(self.close_cycle(partner_id=partner.id, period_start=start,
                                                period_end=end))
-            start, end = next_period(start)
+            start, end = next_period(start, partner.billing_anchor_day)
         return issued
 
     # -- payments --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from aggregates.partner import Partner
 from aggregates.sub_account import SubAccount
 from policies.partner_isolation import describe
 from projections import aggregate_states, hash_chain
+from projections.billing import billing_terms
 from projections.hash_chain import Break
 from service.bootstrap import Ledger
 
@@ -162,7 +163,8 @@ def _rederive(state: _LogState, issued: Any) -> list[Mismatch]:
     draft = draft_invoice(counts=counts, days_in_period=(end - start).days,
                           pricing=partner.pricing_at(start), names=state.names,
                           discounts=partner.active_discounts(),
-                          credit_balance=partner.credit_balance)
+                          credit_balance=partner.credit_balance,
+                          **billing_terms(partner, start))
     found: list[Mismatch] = []
 
     def differ(name: str, expected: Any, actual: Any) -> None:
@@ -172,6 +174,8 @@ def _rederive(state: _LogState, issued: Any) -> list[Mismatch]:
 
     for name in FIGURES:
         differ(name, getattr(draft, name), getattr(issued, name))
+    # Tax re-derived too: the terms, each item's taxable amount and tax, and their sum.
+    differ("tax", draft.tax, getattr(issued, "tax", None))
     differ("item count", len(draft.items), len(issued.items))
     for index, (mine, theirs) in enumerate(zip(draft.items, issued.items, strict=False)):
         for name in ITEM_FIELDS:

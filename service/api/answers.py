@@ -30,6 +30,7 @@ class Partner(BaseModel):
     name: str
     currency: str
     billing_anchor_day: int
+    invoice_prefix: str
     pricing: dict[str, Any]
     pending_pricing: PendingPricing | None
     created_at: str

@@ -21,6 +21,7 @@ from service.api.routes import (
     analytics,
     billing,
     credit_notes,
+    documents,
     keys,
     lines,
     me,
@@ -29,6 +30,7 @@ from service.api.routes import (
     pricing_requests,
     reconciliation,
     sub_accounts,
+    tax,
     usage,
 )
 from service.api.shared_clock import read_shared_clock
@@ -85,7 +87,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     if read_only:  # runs first: a command is refused before anything reads or writes
         app.add_middleware(ReadOnlyMiddleware)
     for module in (partners, keys, me, pricing_requests, sub_accounts, lines, billing, operations,
-                   usage, analytics, alerts, reconciliation, credit_notes):
+                   usage, analytics, alerts, reconciliation, credit_notes, tax, documents):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     portal.install(app)

@@ -44,12 +44,17 @@ MAX_PARTITIONS = 64  # PORTAL_PARTITIONS' bound (service/settings.py)
 Money = Annotated[int, Strict(), Field(ge=0, le=MAX_AMOUNT)]
 PositiveMoney = Annotated[int, Strict(), Field(ge=1, le=MAX_AMOUNT)]
 LineCount = Annotated[int, Strict(), Field(ge=1, le=MAX_LINE_COUNT)]
-AnchorDay = Annotated[int, Strict(), Field(ge=1, le=28)]
+# Past a month's end the period starts on its last day (aggregates/charges.py).
+AnchorDay = Annotated[int, Strict(), Field(ge=1, le=31)]
 ExpMonth = Annotated[int, Strict(), Field(ge=1, le=12)]
 ExpYear = Annotated[int, Strict(), Field(ge=MIN_YEAR, le=MAX_YEAR)]
 ItemIndex = Annotated[int, Strict(), Field(ge=0, le=MAX_ITEM_INDEX)]
 Cycles = Annotated[int, Strict(), Field(ge=1, le=MAX_CYCLES)]
-Percent = Annotated[int, Strict(), Field(ge=1, le=MAX_PERCENT)]
+# A percent: a whole number 1..100, or a decimal string with at most two decimals
+# ("12.5"), above 0 and at most 100 (checked by aggregates.discounts); never a float.
+Percent = (Annotated[int, Strict(), Field(ge=1, le=MAX_PERCENT)]
+           | Annotated[str, Strict(), Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$",
+                                           examples=["12.5"])])
 # A usage figure is a strict integer here; its bounds (0..MAX_FIGURE, responded at most
 # new) are published below but judged by the usage rules, so that one answer names every
 # bad row of a batch by index and field (`aggregates.usage.figure_problems`).

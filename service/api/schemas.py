@@ -44,14 +44,26 @@ class Tier(Body):
     up_to: LineCount | None = Field(description="Lines up to and including this count; "
                                                 "null on the last tier (no upper bound).")
     unit_amount: Money
+    flat_amount: Money | None = Field(default=None, description=(
+        "Charged once for the tier when the line count reaches it (a monthly price, shared "
+        "per day like unit amounts)."))
+
+    def plan(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True, exclude={"up_to"}) | {"up_to": self.up_to}
+
+
+_MINIMUM = Field(default=None, description=(
+    "A monthly commitment: each day costs at least minimum_amount / days in the period, "
+    "from the partner's first day."))
 
 
 class StandardPlan(Body):
     structure: Literal["standard"]
     unit_amount: Money
+    minimum_amount: Money | None = _MINIMUM
 
     def plan(self) -> dict[str, Any]:
-        return self.model_dump()
+        return self.model_dump(exclude_none=True)
 
 
 class TieredPlan(Body):
@@ -59,9 +71,11 @@ class TieredPlan(Body):
     mode: Literal["graduated", "volume"]
     tiers: list[Tier] = Field(min_length=1, max_length=MAX_TIERS,
                               description="In increasing up_to; the last with up_to null.")
+    minimum_amount: Money | None = _MINIMUM
 
     def plan(self) -> dict[str, Any]:
-        return self.model_dump()
+        body = self.model_dump(exclude_none=True, exclude={"tiers"})
+        return body | {"tiers": [tier.plan() for tier in self.tiers]}
 
 
 PricingPlan = Annotated[StandardPlan | TieredPlan, Field(discriminator="structure")]

@@ -10,6 +10,7 @@ from service.commands import (
     lines,
     partners,
     sub_accounts,
+    tax,
     usage,
 )
 from service.commands.base import Command, CommandRunner, Services, command_types
@@ -17,4 +18,4 @@ from service.commands.execute import execute
 
 __all__ = ["Command", "CommandRunner", "Services", "alerts", "billing", "command_types",
            "credit_notes",
-           "execute", "lines", "partners", "sub_accounts", "usage"]
+           "execute", "lines", "partners", "sub_accounts", "tax", "usage"]

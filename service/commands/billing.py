@@ -52,7 +52,7 @@ class AddDiscount(Command[Partner]):
     partner_id: UUID
     discount_id: str
     kind: str
-    value: int
+    value: int | str  # minor units (fixed), or a percent: whole or a two-decimal string
     sub_account_id: UUID | None
     cycles: int | None
 

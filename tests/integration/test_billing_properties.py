@@ -14,6 +14,7 @@ from aggregates.charges import billing_period
 from aggregates.errors import DomainError
 from aggregates.invoice_draft import draft_invoice
 from aggregates.line_days import day_counts
+from projections.billing import billing_terms
 from service.bootstrap import Ledger
 from service.commands.lines import (
     ApproveLineDelete,
@@ -34,7 +35,17 @@ PRICING = st.sampled_from([
      "tiers": [{"up_to": 2, "unit_amount": 3100}, {"up_to": None, "unit_amount": 1700}]},
     {"structure": "tiered", "mode": "volume",
      "tiers": [{"up_to": 3, "unit_amount": 2999}, {"up_to": None, "unit_amount": 1999}]},
+    # Flat fees per tier and a monthly minimum (issue 15).
+    {"structure": "tiered", "mode": "graduated", "minimum_amount": 9000,
+     "tiers": [{"up_to": 2, "unit_amount": 3100, "flat_amount": 1000},
+               {"up_to": None, "unit_amount": 1700, "flat_amount": 333}]},
+    {"structure": "tiered", "mode": "volume",
+     "tiers": [{"up_to": 3, "unit_amount": 2999, "flat_amount": 777},
+               {"up_to": None, "unit_amount": 1999, "flat_amount": 5}]},
 ])
+TAX = st.sampled_from([None, {"name": "VAT", "rate": "20", "reverse_charge": False},
+                       {"name": "Sales tax", "rate": "8.875", "reverse_charge": False},
+                       {"name": "VAT", "rate": "19", "reverse_charge": True}])
 STEP = st.tuples(st.integers(0, 30 * 24 - 1), st.sampled_from(
     ["provision", "provision_into", "assign", "unassign", "move", "delete"]),
     st.integers(0, 9), st.integers(0, 2))
@@ -54,16 +65,18 @@ def _log_draft(ledger: Ledger, pid: Any, start: Any, end: Any) -> Any:
     return draft_invoice(counts=counts, days_in_period=(end - start).days,
                          pricing=partner.pricing_at(start), names=state.names,
                          discounts=partner.active_discounts(),
-                         credit_balance=partner.credit_balance)
+                         credit_balance=partner.credit_balance,
+                         **billing_terms(partner, start))
 
 
 def test_the_views_invoice_equals_the_engine_over_the_log_live_and_rebuilt(
     ledger: Ledger,
 ) -> None:
-    @given(pricing=PRICING, steps=st.lists(STEP, min_size=1, max_size=25))
+    @given(pricing=PRICING, tax=TAX, steps=st.lists(STEP, min_size=1, max_size=25))
     @settings(max_examples=8, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    def check(pricing: dict[str, Any], steps: list[tuple[int, str, int, int]]) -> None:
+    def check(pricing: dict[str, Any], tax: dict[str, Any] | None,
+              steps: list[tuple[int, str, int, int]]) -> None:
         app = ledger.app
         begin = ledger.clock.now()
         pid = app.create_partner(name="Prop", currency="USD",
@@ -71,6 +84,9 @@ def test_the_views_invoice_equals_the_engine_over_the_log_live_and_rebuilt(
                                  pricing=pricing, actor=OPS).id
         partner = app.partner(pid)
         start, end = billing_period(anchor_day=partner.billing_anchor_day, containing=begin)
+        if tax is not None:  # in force from this period on, to see it on this invoice
+            partner.change_tax(tax=tax, effective_from=start, actor=SUPPORT, at=begin)
+            app.save(partner)
         subs = [app.create_sub_account(partner_id=pid, name=f"C{i} – Sales", actor=OPS).id
                 for i in range(3)]
         lines: list[Any] = []
@@ -114,6 +130,10 @@ def test_the_views_invoice_equals_the_engine_over_the_log_live_and_rebuilt(
         assert live.items == from_log.items == rebuilt.items
         assert live.subtotal == from_log.subtotal == rebuilt.subtotal
         assert sum(item["amount"] for item in live.items) == live.subtotal
+        assert live.tax == from_log.tax == rebuilt.tax
+        assert live.total == from_log.total == rebuilt.total
+        taxed = 0 if live.tax is None else live.tax["amount"]
+        assert live.total == live.subtotal - live.discount + taxed
         ledger.manual_clock.set(end + timedelta(days=1))
 
     check()

@@ -126,7 +126,7 @@ def _tiered(*tiers: tuple[Any, Any], mode: Any = "graduated") -> dict[str, Any]:
             {
                 "structure": "tiered",
                 "mode": "volume",
-                "tiers": [{"up_to": None, "unit_amount": 1, "flat_amount": 5}],
+                "tiers": [{"up_to": None, "unit_amount": 1, "flat_fee": 5}],
             },
             "unknown",
         ),

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Path, Response, status
 
+from aggregates.discounts import canonical_percent
 from aggregates.errors import NotFound
 from aggregates.invoice import Invoice
 from projections import billing as view
@@ -98,7 +99,10 @@ def add_discount(body: DiscountCreate,
                                     kind=body.kind, value=body.value,
                                     sub_account_id=body.sub_account_id, cycles=body.cycles),
             actor=ctx.actor)
-    return {"id": discount_id, **body.model_dump(mode="json")}
+    answer = body.model_dump(mode="json")
+    if answer["kind"] == "percent":  # as stored and listed: "12.50" reads "12.5"
+        answer["value"] = canonical_percent(answer["value"])
+    return {"id": discount_id, **answer}
 
 
 @router.get("/discounts")
