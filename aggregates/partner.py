@@ -433,7 +433,7 @@ class Partner(LedgerAggregate):
             raise NotFound(f"discount {discount_id} not found")
         return entry
 
-    def add_discount(self, *, discount_id: str | UUID, kind: str, value: int,
+    def add_discount(self, *, discount_id: str | UUID, kind: str, value: int | str,
                      sub_account_id: str | UUID | None, cycles: int | None, actor: Actor,
                      at: datetime) -> None:
         discount = discount_from_dict({
