@@ -185,3 +185,24 @@ def test_analytics_filter_by_date_range_and_sub_account_and_mark_partial_buckets
     assert portal.page.get_attribute("#partial-buckets", "data-count") == "2"
     assert portal.page.input_value("#filter-from") == "2026-01-07"
     assert portal.page.input_value("#filter-analytics-sub-account") == sub["id"]
+
+
+def test_an_invoice_page_downloads_its_pdf_and_a_sub_account_statement(
+    portal: PortalPage, site: Site,
+) -> None:
+    invoice = site.all("/invoices")[-1]
+    portal.sign_in(site.tokens["admin"])
+    portal.open(f"invoices/{invoice['id']}")
+
+    with portal.page.expect_download() as pdf_download:
+        portal.page.click("#invoice-pdf")
+    pdf = Path(pdf_download.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert pdf_download.value.suggested_filename == f"{invoice['number']}.pdf"
+
+    first = site.get(f"/invoices/{invoice['id']}")["items"][0]
+    with portal.page.expect_download() as csv_download:
+        portal.page.click('#statements tbody tr:first-child td[data-col="csv"] button')
+    text = Path(csv_download.value.path()).read_text()
+    assert invoice["number"] in text
+    assert first["name"] in text

@@ -67,6 +67,35 @@ export async function apiSend(method, path, body) {
   }
 }
 
+// A document of the signed-in partner (a PDF, a CSV) saved as a file: the bearer token
+// cannot ride on a plain link, so the file is fetched and handed to the browser as a blob.
+export async function download(path, params, filename) {
+  const url = new URL(`/v1/partners/${encodeURIComponent(session.partnerId)}${path}`, window.location.origin);
+  for (const [key, value] of Object.entries(params || {})) url.searchParams.set(key, value);
+  let response;
+  try {
+    response = await fetch(url, { headers: { Authorization: `Bearer ${session.token}` }, cache: "no-store" });
+  } catch (e) {
+    throw new ApiError(0, { detail: `the service could not be reached (${e.message})` });
+  }
+  if (!response.ok) {
+    let problem = null;
+    try {
+      problem = await response.json();
+    } catch {
+      problem = null;
+    }
+    if (response.status === 401) unauthorized();
+    throw new ApiError(response.status, problem);
+  }
+  const href = URL.createObjectURL(await response.blob());
+  const anchor = Object.assign(document.createElement("a"), { href, download: filename });
+  document.body.append(anchor);
+  anchor.click();
+  anchor.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+}
+
 // Every page of a list (limit 500 per page).
 export async function apiAll(path, params) {
   const rows = [];

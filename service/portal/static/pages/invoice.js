@@ -1,6 +1,6 @@
 // One invoice (`#/invoices/<id>`): figures, items with their explanation, payments, refunds,
 // disputes and, for auditors, its verification.
-import { api, apiAll, problemText } from "../api.js";
+import { api, apiAll, download, problemText } from "../api.js";
 import { badge, cards, figure, fractionMoney, h, note, section, table } from "../dom.js";
 import { auditColumns } from "../events.js";
 import {
@@ -45,7 +45,18 @@ export async function renderInvoice(ctx) {
       figure("issued", "Issued", day(inv.issued_at)),
     ),
     (inv.discounts || []).length ? section("Discounts", h("ul", { id: "discounts" }, inv.discounts.map((d) => h("li", null, `${d.discount_id}: ${money(-d.amount, cur)}`)))) : null,
+    inv.tax ? section("Tax", h("p", { id: "tax" },
+      inv.tax.reverse_charge
+        ? `${inv.tax.name} (${inv.tax.rate} %): reverse charge, the customer accounts for the tax.`
+        : `${inv.tax.name} (${inv.tax.rate} %): ${money(inv.tax.amount, cur)}.`)) : null,
     section("Items per sub-account", itemsTable(inv, { id: "items", explain })),
+    (inv.credit_notes || []).length ? section("Credit notes", table([
+      { key: "number", title: "Number", cell: (c) => c.number },
+      { key: "issued_at", title: "Issued", cell: (c) => day(c.issued_at) },
+      { key: "amount", title: "Amount", num: true, cell: (c) => money(c.amount, cur) },
+      { key: "reason", title: "Reason", cell: (c) => c.reason },
+    ], inv.credit_notes, { id: "credit-notes" })) : null,
+    documents(inv, iid),
     section("Payments", table([
       { key: "at", title: "When", cell: (p) => time(p.at) },
       { key: "status", title: "Status", cell: (p) => badge(p.status, p.status === "failed" ? "bad" : "ok") },
@@ -67,6 +78,35 @@ export async function renderInvoice(ctx) {
       h("button", { type: "button", id: "verify-invoice", onclick: () => runVerify(verifyBox, inv) }, "Verify this invoice"),
       verifyBox) : null,
     section("Why each item costs what it does", panel));
+}
+
+// The invoice as a PDF, and each sub-account's share (PDF or CSV) to forward to that client.
+function documents(inv, iid) {
+  const status = h("p", { id: "documents-status", class: "muted", role: "status" });
+  const base = `/invoices/${encodeURIComponent(iid)}`;
+  const fetchFile = async (path, params, filename) => {
+    status.replaceChildren("Preparing the document…");
+    try {
+      await download(path, params, filename);
+      status.replaceChildren("");
+    } catch (e) {
+      status.replaceChildren(note(problemText(e), "error"));
+    }
+  };
+  const shares = (inv.items || []).filter((item) => item.sub_account_id !== undefined);
+  return section("Documents",
+    h("button", { type: "button", id: "invoice-pdf", class: "secondary",
+      onclick: () => fetchFile(`${base}/pdf`, null, `${inv.number}.pdf`) }, "Invoice PDF"),
+    shares.length ? table([
+      { key: "name", title: "Sub-account", cell: (item) => item.name },
+      { key: "pdf", title: "Statement", cell: (item) => h("button", { type: "button", class: "secondary",
+        onclick: () => fetchFile(`${base}/statement`, { sub_account_id: item.sub_account_id ?? "unassigned", format: "pdf" },
+          `${inv.number}-${item.name}.pdf`) }, "PDF") },
+      { key: "csv", title: "Data", cell: (item) => h("button", { type: "button", class: "secondary",
+        onclick: () => fetchFile(`${base}/statement`, { sub_account_id: item.sub_account_id ?? "unassigned", format: "csv" },
+          `${inv.number}-${item.name}.csv`) }, "CSV") },
+    ], shares, { id: "statements" }) : null,
+    status);
 }
 
 // The explanation pages the period's events; its arithmetic comes whole with each page.
