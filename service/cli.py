@@ -23,6 +23,7 @@ from service.cli_errors import one_line_errors, read_settings
 from service.commands.partners import IssueKey
 from service.partitions import build_cluster, home_partner_id
 from service.settings import Settings
+from service.webhooks.runner import Deliverers
 
 app = typer.Typer(help="Partner Ledger: event-sourced billing and lifecycle service.",
                   no_args_is_help=True)
@@ -106,6 +107,8 @@ def project(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     cluster.scheduler.start()
+    deliverers = Deliverers(cluster)
+    deliverers.start()
     console.print(f"Projecting {described(cluster.settings)} "
                   f"({len(cluster.ledgers)} partitions) every {poll}s", markup=False)
     try:
@@ -114,6 +117,7 @@ def project(
             cluster.caught_up()
             stop.wait(poll)
     finally:
+        deliverers.close()
         cluster.close()
 
 

@@ -13,6 +13,7 @@ from service.api.routes import (
     alerts,
     analytics,
     billing,
+    events,
     keys,
     lines,
     operations,
@@ -21,12 +22,14 @@ from service.api.routes import (
     reconciliation,
     sub_accounts,
     usage,
+    webhooks,
 )
 from service.api.shared_clock import read_shared_clock
 from service.bootstrap import Ledger
 from service.partitions import Cluster
 from service.portal import web as portal
 from service.verify_jobs import VerifyJobs
+from service.webhooks.runner import Deliverers
 
 
 def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> FastAPI:
@@ -38,12 +41,17 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
         # A process that stopped between a charge and its record left the attempt open.
         for ledger in cluster.ledgers:
             ledger.billing.settle_open_attempts()
+        deliverers = Deliverers(cluster) if run_scheduler else None
         if run_scheduler:
             cluster.scheduler.start()
+        if deliverers is not None:
+            deliverers.start()  # webhooks are delivered where the jobs run
         try:
             yield
         finally:
             cluster.scheduler.shutdown()
+            if deliverers is not None:
+                deliverers.close()
             verify_jobs.close()  # a running verification stops at its next batch
 
     app = FastAPI(
@@ -65,7 +73,7 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     request_body.install(app)
     authentication.install(app, cluster)
     for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
-                   usage, analytics, alerts, reconciliation):
+                   usage, analytics, alerts, reconciliation, events, webhooks):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     portal.install(app)

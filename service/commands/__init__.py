@@ -3,9 +3,10 @@
 Importing the package registers every handler (each feature module registers its own).
 """
 
-from service.commands import alerts, billing, lines, partners, sub_accounts, usage
+from service.commands import alerts, billing, lines, partners, sub_accounts, usage, webhooks
 from service.commands.base import Command, CommandRunner, Services, command_types
 from service.commands.execute import execute
 
 __all__ = ["Command", "CommandRunner", "Services", "alerts", "billing", "command_types",
-           "execute", "lines", "partners", "sub_accounts", "usage"]
+           "execute", "lines", "partners", "sub_accounts", "usage",
+           "webhooks"]
