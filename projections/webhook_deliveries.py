@@ -104,12 +104,12 @@ def lease(sql: Sql, *, endpoint_id: str, owner: str, now_ms: int, until_ms: int)
     """Takes (or extends) the endpoint's delivery lease; False while another holds it."""
     sql.run("INSERT INTO s_webhook_cursors (endpoint_id, feed_key) VALUES (?, 0) "
             "ON CONFLICT (endpoint_id) DO NOTHING", endpoint_id)
-    cursor = sql.statement_cursor()
-    cursor.execute(sql._statement(
-        "UPDATE s_webhook_cursors SET lease_owner = ?, lease_until = ? WHERE endpoint_id = ? "
-        "AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)"),
-        (owner, until_ms, endpoint_id, owner, now_ms))
-    return bool(cursor.rowcount == 1)
+    sql.run("UPDATE s_webhook_cursors SET lease_owner = ?, lease_until = ? WHERE endpoint_id = ? "
+            "AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)",
+            owner, until_ms, endpoint_id, owner, now_ms)
+    # Read back in the same transaction (the SQLite cursor has no row count).
+    return bool(sql.scalar("SELECT lease_owner FROM s_webhook_cursors WHERE endpoint_id = ?",
+                           endpoint_id) == owner)
 
 
 def release(sql: Sql, *, endpoint_id: str, owner: str) -> None:
@@ -149,12 +149,13 @@ def record_attempt(sql: Sql, *, delivery: dict[str, Any], at: datetime,
 
 def redeliver(sql: Sql, *, endpoint_id: str, delivery_id: str, now: datetime) -> bool:
     """Puts the delivery back in the endpoint's queue, due now (its attempts stay)."""
-    cursor = sql.statement_cursor()
-    cursor.execute(sql._statement(
-        "UPDATE s_webhook_deliveries SET status = ?, next_attempt_at = ?, "
-        "first_attempt_at = NULL WHERE endpoint_id = ? AND id = ?"),
-        (PENDING, stored(now), endpoint_id, delivery_id))
-    return bool(cursor.rowcount == 1)
+    if sql.scalar("SELECT id FROM s_webhook_deliveries WHERE endpoint_id = ? AND id = ?",
+                  endpoint_id, delivery_id) is None:
+        return False
+    sql.run("UPDATE s_webhook_deliveries SET status = ?, next_attempt_at = ?, "
+            "first_attempt_at = NULL WHERE endpoint_id = ? AND id = ?",
+            PENDING, stored(now), endpoint_id, delivery_id)
+    return True
 
 
 # -- reads -------------------------------------------------------------------------------------
