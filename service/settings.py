@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=10.0, gt=0, le=3600)
     webhook_retry_cap_seconds: float = Field(default=6 * 3600.0, gt=0, le=86_400)
     webhook_give_up_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    # How long a process holds an endpoint's delivery lease without renewing it (it renews
+    # after each delivery); a process that died is taken over after this (wall clock).
+    webhook_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -30,6 +30,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     hang: bool = False
     status: int = 200
+    delay: float = 0.0  # seconds each answer takes
     port: int = 0
     _server: ThreadingHTTPServer | None = None
     _release: threading.Event = field(default_factory=threading.Event)
@@ -48,6 +49,8 @@ class Receiver:
                 if receiver.hang:
                     receiver._release.wait(30)
                     return
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 verified = False
                 for secret in receiver.secrets:
                     try:

@@ -57,7 +57,6 @@ TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # a 2xx within 10 s is delivered
 BODY_LIMIT = 4096  # bytes of an answer read at most (only the status matters)
 FAN_OUT_BATCH = 500
 BURST = 100  # deliveries one task sends before it lets other endpoints' tasks run
-LEASE_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -94,6 +93,7 @@ class Deliverer:
         self.cap = settings.webhook_retry_cap_seconds
         self.give_up = timedelta(hours=settings.webhook_give_up_hours)
         self.poll = settings.webhook_poll_seconds
+        self.lease_ms = int(settings.webhook_lease_seconds * 1000)
         self.owner = f"{uuid.uuid4().hex}"
         self.client = client or httpx.Client(
             timeout=TIMEOUT, follow_redirects=False, trust_env=False,
@@ -209,7 +209,7 @@ class Deliverer:
         now_ms = int(time.time() * 1000)
         with self.ledger.read_model.writing() as sql:
             return store.lease(sql, endpoint_id=endpoint_id, owner=self.owner, now_ms=now_ms,
-                               until_ms=now_ms + LEASE_MS)
+                               until_ms=now_ms + self.lease_ms)
 
     def _deliver(self, endpoint_id: str) -> int:
         """Sends the endpoint's due deliveries in event order until one fails; answers how
