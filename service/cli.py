@@ -16,7 +16,7 @@ from rich.console import Console
 
 from aggregates.base import Actor
 from aggregates.errors import DomainError
-from service import cli_audit, cli_keys, cli_quarantine, cli_reconcile
+from service import cli_audit, cli_keys, cli_quarantine, cli_reconcile, cli_webhooks
 from service.bootstrap import build
 from service.cli_database import described, open_existing
 from service.cli_errors import one_line_errors, read_settings
@@ -195,6 +195,7 @@ cli_audit.register(app)
 cli_quarantine.register(app)
 cli_keys.register(app)
 cli_reconcile.register(app)
+cli_webhooks.register(app)
 
 if __name__ == "__main__":
     app()
