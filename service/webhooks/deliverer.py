@@ -56,7 +56,8 @@ ACTOR = policy_actor("webhooks")
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # a 2xx within 10 s is delivered
 BODY_LIMIT = 4096  # bytes of an answer read at most (only the status matters)
 FAN_OUT_BATCH = 500
-BURST = 100  # deliveries one task sends before it lets other endpoints' tasks run
+BURST = 200  # deliveries one task sends before it lets other endpoints' tasks run
+BATCH = 50  # deliveries read from an endpoint's queue at once
 
 
 @dataclass(frozen=True)
@@ -205,37 +206,60 @@ class Deliverer:
 
     # -- one endpoint's queue ----------------------------------------------------------------------
 
-    def _lease(self, endpoint_id: str) -> bool:
+    def _lease(self, endpoint_id: str, *, now: datetime) -> list[str] | None:
+        """Takes (or renews) the endpoint's lease; answers the secrets to sign with (read
+        in the same transaction), or None while another process holds the lease."""
         now_ms = int(time.time() * 1000)
         with self.ledger.read_model.writing() as sql:
-            return store.lease(sql, endpoint_id=endpoint_id, owner=self.owner, now_ms=now_ms,
-                               until_ms=now_ms + self.lease_ms)
+            if not store.lease(sql, endpoint_id=endpoint_id, owner=self.owner, now_ms=now_ms,
+                               until_ms=now_ms + self.lease_ms):
+                return None
+            return store.live_secrets(sql, endpoint_id=endpoint_id, now=now)
+
+    def _queue(self, endpoint_id: str) -> tuple[dict[str, Any] | None,
+                                                list[tuple[dict[str, Any], Any]]]:
+        """The endpoint, and the head of its queue with each delivery's feed row, in
+        event order (one read for a batch of deliveries)."""
+        with self.ledger.read_model.reading() as sql:
+            endpoint = sql.one("SELECT * FROM v_webhook_endpoints WHERE id = ?", endpoint_id)
+            rows = sql.all("SELECT * FROM s_webhook_deliveries WHERE endpoint_id = ? AND "
+                           "status = ? ORDER BY event_key LIMIT ?", endpoint_id,
+                           store.PENDING, BATCH)
+            events = {r["key"]: r for r in sql.all(
+                "SELECT * FROM v_public_events WHERE key IN "
+                f"({', '.join('?' * len(rows))})", *(r["event_key"] for r in rows))} \
+                if rows else {}
+        return endpoint, [(r, events.get(r["event_key"])) for r in rows]
 
     def _deliver(self, endpoint_id: str) -> int:
         """Sends the endpoint's due deliveries in event order until one fails; answers how
         many were delivered."""
         read_model = self.ledger.read_model
-        if not self._lease(endpoint_id):
+        secrets = self._lease(endpoint_id, now=self.ledger.clock.now())
+        if secrets is None:
             return 0
+        renewed = time.monotonic()
         delivered = 0
         try:
-            for _ in range(BURST):
-                with read_model.reading() as sql:
-                    endpoint = sql.one("SELECT * FROM v_webhook_endpoints WHERE id = ?",
-                                       endpoint_id)
-                    delivery = store.head(sql, endpoint_id=endpoint_id)
-                    event = None if delivery is None else sql.one(
-                        "SELECT * FROM v_public_events WHERE key = ?", delivery["event_key"])
-                if endpoint is None or endpoint["status"] != "enabled" or delivery is None:
+            while delivered < BURST:
+                endpoint, queue = self._queue(endpoint_id)
+                if endpoint is None or endpoint["status"] != "enabled" or not queue:
                     break
-                now = self.ledger.clock.now()
-                due = delivery["next_attempt_at"]
-                if due is not None and from_stored(due) > now:
-                    break
-                if not self._attempt(endpoint, delivery, event, now):
-                    break
-                delivered += 1
-                if not self._lease(endpoint_id):
+                for delivery, event in queue:
+                    now = self.ledger.clock.now()
+                    due = delivery["next_attempt_at"]
+                    if due is not None and from_stored(due) > now:
+                        return delivered
+                    if not self._attempt(endpoint, delivery, event, now, secrets):
+                        return delivered
+                    delivered += 1
+                    if time.monotonic() - renewed > self.lease_ms / 3000:
+                        # Renewed well before it runs out; None: taken over (we stalled).
+                        secrets = self._lease(endpoint_id, now=now)
+                        renewed = time.monotonic()
+                        if secrets is None:
+                            return delivered
+                if len(queue) < BATCH:
                     break
         finally:
             with read_model.writing() as sql:
@@ -243,10 +267,7 @@ class Deliverer:
         return delivered
 
     def _attempt(self, endpoint: dict[str, Any], delivery: dict[str, Any],
-                 event: dict[str, Any] | None, now: datetime) -> bool:
-        wid = endpoint["id"]
-        with self.ledger.read_model.writing() as sql:
-            secrets = store.live_secrets(sql, endpoint_id=wid, now=now)
+                 event: dict[str, Any] | None, now: datetime, secrets: list[str]) -> bool:
         if event is None:
             outcome = Outcome(None, "the event is not in the feed (views being rebuilt?)")
         elif not secrets:

@@ -37,6 +37,7 @@ from tests.bench import (
     usage_ingest,
     view_reads,
     view_reads_long,
+    webhooks,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +61,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "timers": timers,
     "export": export,
     "http_load": http_load,
+    "webhooks": webhooks,
 }
 HEADER = """# Benchmarks
 
