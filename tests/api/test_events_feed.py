@@ -88,3 +88,45 @@ def test_type_filters_take_prefixes_and_refuse_unknown_types(portal: Portal) -> 
         assert response.json()["code"] == "validation_error"
     assert portal.get("/events", role="billing").status_code == 403
     assert portal.get("/events?since=2026-01-02T00:00:00Z").json()["data"] == []
+
+
+def test_invoices_in_the_feed_live_and_as_of_a_past_time(portal: Portal) -> None:
+    from tests.api.test_billing_flow import DECLINING_CARD, GOOD_CARD, move_clock
+
+    portal.ok("POST", "/lines", json={})
+    portal.ok("POST", "/payment-methods", role="billing", json=DECLINING_CARD, status=201)
+    move_clock(portal, "2026-02-01T06:00:00Z")
+    good = portal.ok("POST", "/payment-methods", role="billing", json=GOOD_CARD, status=201)
+    portal.ok("POST", f"/payment-methods/{good['id']}/make-default", role="billing")
+    invoice = portal.ok("GET", "/invoices", role="billing")["data"][0]
+    portal.ok("POST", f"/invoices/{invoice['id']}/pay", role="billing")
+
+    feed = _all(portal, "/events?type=invoice.*")
+    assert [e["type"] for e in feed] == ["invoice.issued", "invoice.payment_failed",
+                                         "invoice.past_due", "invoice.paid"]
+    assert [e["data"]["status"] for e in feed] == ["open", "past_due", "past_due", "paid"]
+    assert all(e["data"]["id"] == invoice["id"] for e in feed)
+    assert feed[-1]["data"]["amount_paid"] == invoice["amount_due"]
+    everything = _all(portal, "/events")
+    assert _mapped_with_past_due(_all(portal, "/audit-trail")) == [
+        (e["type"], e["created"]) for e in everything]
+    for token in ("tok_decline", "tok_visa"):
+        assert token not in json.dumps(everything)
+
+    # As of a moment between the failure and the payment: the invoice was past due.
+    before = _all(portal, "/events?type=invoice.*&as_of=2026-02-01T03:00:00Z")
+    assert [e["type"] for e in before] == ["invoice.issued", "invoice.payment_failed",
+                                           "invoice.past_due"]
+    assert before == feed[:3]
+
+
+def _mapped_with_past_due(trail: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """`_mapped`, with the first failed payment of each invoice also past due."""
+    expected, failed = [], set()
+    for item in trail:
+        for public_type in public_events.BY_EVENT_TYPE.get(item["event_type"], ()):
+            expected.append((public_type, item["occurred_at"]))
+            if public_type == "invoice.payment_failed" and item["entity_id"] not in failed:
+                failed.add(item["entity_id"])
+                expected.append((public_events.PAST_DUE_TYPE, item["occurred_at"]))
+    return expected
