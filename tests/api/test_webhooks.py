@@ -92,16 +92,25 @@ def test_endpoints_are_managed_and_the_secret_is_shown_once(hooks: Portal) -> No
     assert hooks.ok("GET", "/webhook-endpoints")["data"] == []
 
 
-@pytest.mark.parametrize("url", [
+REFUSED_URLS = (
     "http://hooks.example.com/x", "ftp://127.0.0.1/x", "https://user:pw@example.com/x",
     "https://169.254.169.254/latest", "https://[::]/x", "javascript:alert(1)", "not a url",
     "https://example.com/x#frag", "https://", "https://example.com:0/x",
-])
-def test_urls_that_may_not_be_endpoints_are_refused(hooks: Portal, url: str) -> None:
-    response = hooks.post("/webhook-endpoints", json={"url": url, "event_types": ["*"]})
-    assert response.status_code == 422, response.text
-    assert response.json()["code"] == "validation_error"
-    assert hooks.ok("GET", "/webhook-endpoints")["data"] == []
+    "https://example.com/\x00", "https://" + "a" * 2001 + ".com/",
+)
+
+
+def test_urls_that_may_not_be_endpoints_are_refused(hooks: Portal) -> None:
+    wid = _register(hooks, "https://hooks.example.com/x")["id"]
+    for url in REFUSED_URLS:
+        response = hooks.post("/webhook-endpoints", json={"url": url, "event_types": ["*"]})
+        assert response.status_code == 422, (url, response.text)
+        assert response.json()["code"] == "validation_error"
+        response = hooks.client.patch(hooks.url(f"/webhook-endpoints/{wid}"),
+                                      headers=hooks.as_("admin"), json={"url": url})
+        assert response.status_code == 422, (url, response.text)
+    assert [e["url"] for e in hooks.ok("GET", "/webhook-endpoints")["data"]] == [
+        "https://hooks.example.com/x"]
 
 
 def test_private_addresses_need_the_setting(ledger: Ledger) -> None:
