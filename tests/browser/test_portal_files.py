@@ -36,6 +36,7 @@ def test_the_portal_page_and_its_files_are_served_under_portal(client: TestClien
     assert page.headers["content-type"].startswith("text/html")
     assert '<script src="app.js"' in page.text
     assert script.status_code == 200 and "sessionStorage" in script.text
+    assert script.headers["content-type"].startswith("text/javascript")
     assert style.status_code == 200
     assert client.get("/portal", follow_redirects=False).headers["location"] == "/portal/"
 
@@ -54,7 +55,7 @@ def test_plotly_is_served_from_the_installed_package(client: TestClient) -> None
 
 
 def test_the_portal_fetches_nothing_from_another_host() -> None:
-    for file in STATIC.iterdir():
+    for file in (f for f in STATIC.rglob("*") if f.is_file()):
         text = file.read_text()
         assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), file.name
         assert not re.search(r"fetch\(\s*[\"'`]https?://", text), file.name

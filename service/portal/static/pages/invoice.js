@@ -1,0 +1,116 @@
+// One invoice (`#/invoices/<id>`): figures, items with their explanation, payments, refunds,
+// disputes and, for auditors, its verification.
+import { api, problemText } from "../api.js";
+import { badge, cards, figure, fractionMoney, h, note, section, table } from "../dom.js";
+import { auditColumns } from "../events.js";
+import { count, currencyOf, day, label, money, period, pricingText, time } from "../format.js";
+import { itemsTable } from "../items.js";
+import { link } from "../router.js";
+import { session } from "../session.js";
+import { runVerify } from "../verify.js";
+
+export async function renderInvoice(ctx) {
+  const iid = ctx.rest[0];
+  const inv = await api(`/invoices/${encodeURIComponent(iid)}`, ctx.params);
+  const cur = currencyOf(inv);
+  const panel = h("div", { id: "explanation", dataset: { state: "empty" } },
+    h("p", { class: "muted" }, "Choose “Explain” on an item."));
+  const verifyBox = h("div", { id: "verify-result", dataset: { state: "empty" } });
+  const explain = async (index) => {
+    panel.dataset.state = "loading";
+    panel.replaceChildren(h("p", { class: "muted" }, "Loading the explanation…"));
+    try {
+      const path = `/invoices/${encodeURIComponent(iid)}/items/${index}/explain`;
+      const x = await api(path, { limit: EXPLAIN_EVENTS });
+      panel.replaceChildren(explanation(x, cur, (cursor) => api(path, { limit: EXPLAIN_EVENTS, cursor })));
+      panel.dataset.item = String(index);
+      panel.dataset.state = "ready";
+    } catch (e) {
+      panel.replaceChildren(note(problemText(e), "error"));
+      panel.dataset.state = "error";
+    }
+  };
+  return h("div", null,
+    h("p", null, link("invoices", "← Billing history")),
+    h("h2", { id: "invoice-number" }, inv.number, " ", badge(label(inv.status), `inv-${inv.status}`)),
+    cards(
+      figure("period", "Period", period(inv.period)),
+      figure("total", "Total", money(inv.total, cur)),
+      figure("amount-due", "Amount due", money(inv.amount_due, cur)),
+      figure("amount-paid", "Paid", money(inv.amount_paid, cur)),
+      figure("amount-refunded", "Refunded", money(inv.amount_refunded, cur)),
+      figure("issued", "Issued", day(inv.issued_at)),
+    ),
+    (inv.discounts || []).length ? section("Discounts", h("ul", { id: "discounts" }, inv.discounts.map((d) => h("li", null, `${d.discount_id}: ${money(-d.amount, cur)}`)))) : null,
+    section("Items per sub-account", itemsTable(inv, { id: "items", explain })),
+    section("Payments", table([
+      { key: "at", title: "When", cell: (p) => time(p.at) },
+      { key: "status", title: "Status", cell: (p) => badge(p.status, p.status === "failed" ? "bad" : "ok") },
+      { key: "amount", title: "Amount", num: true, cell: (p) => money(p.amount, cur) },
+      { key: "reason", title: "Reason", cell: (p) => (p.reason || "").replaceAll("_", " ") },
+    ], inv.payments || [], { id: "payments", empty: "No payment attempts." })),
+    (inv.refunds || []).length ? section("Refunds", table([
+      { key: "at", title: "When", cell: (r) => time(r.at) },
+      { key: "amount", title: "Amount", num: true, cell: (r) => money(r.amount, cur) },
+      { key: "reason", title: "Reason", cell: (r) => r.reason },
+    ], inv.refunds, { id: "refunds" })) : null,
+    (inv.disputes || []).length ? section("Disputes", table([
+      { key: "item", title: "Item", cell: (d) => String(d.item_index ?? "") },
+      { key: "status", title: "Status", cell: (d) => d.status || "" },
+      { key: "reason", title: "Reason", cell: (d) => d.reason || "" },
+    ], inv.disputes, { id: "disputes" })) : null,
+    session.allowed.audit ? section("Verification",
+      h("p", { class: "muted" }, "Auditors: re-derive this invoice from the event log and compare it cent by cent."),
+      h("button", { type: "button", id: "verify-invoice", onclick: () => runVerify(verifyBox, inv) }, "Verify this invoice"),
+      verifyBox) : null,
+    section("Why each item costs what it does", panel));
+}
+
+// The explanation pages the period's events; its arithmetic comes whole with each page.
+const EXPLAIN_EVENTS = 100;
+
+function explanation(x, cur, nextPage) {
+  const events = [...x.events];
+  let cursor = x.next_cursor;
+  const holder = h("div", { id: "explain-events-holder" });
+  const heading = h("h4", null);
+  const more = h("button", { type: "button", id: "explain-more", class: "secondary", hidden: !cursor }, "Load more events");
+  const redraw = () => {
+    heading.replaceChildren(`Events that placed those lines during the period (${count(events.length)} of ${count(x.events_total ?? events.length)})`);
+    holder.replaceChildren(table(auditColumns(), events, { id: "explain-events", empty: "No event." }));
+  };
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      const page = await nextPage(cursor);
+      events.push(...page.events);
+      cursor = page.next_cursor;
+      redraw();
+      more.hidden = !cursor;
+    } catch (e) {
+      more.replaceWith(note(problemText(e), "error"));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  redraw();
+  return h("div", { class: "explanation" },
+    h("h3", null, `${x.item.name}: ${money(x.item.amount, cur)} for ${count(x.item.line_days)} line-days`),
+    h("p", { class: "rule", dataset: { rule: "" } }, `Rule: ${x.rule}.`),
+    h("p", null, `Period ${period(x.period)} (${x.days_in_period} days); the item's exact amount is ${x.exact_amount} minor units, rounded to ${money(x.item.amount, cur)}.`),
+    h("p", null, `Pricing: ${pricingText(x.pricing, cur)}.`),
+    table([
+      { key: "day", title: "Day", cell: (d) => d.day },
+      { key: "lines_total", title: "Lines (all)", num: true, cell: (d) => count(d.lines_total) },
+      { key: "price", title: "Monthly price of all lines", num: true, cell: (d) => money(d.monthly_price_of_all_lines, cur) },
+      { key: "day_amount", title: "Day's cost", num: true, cell: (d) => fractionMoney(d.day_amount, cur) },
+      { key: "line_days", title: "Item's line-days", num: true, cell: (d) => count(d.line_days) },
+      { key: "share", title: "Item's share", num: true, cell: (d) => fractionMoney(d.item_share, cur) },
+    ], x.days, { id: "explain-days", empty: "No day contributes to this item." }),
+    h("h4", null, "Lines that contributed"),
+    table([
+      { key: "line", title: "Line", cell: (l) => l.line_id },
+      { key: "line_days", title: "Line-days", num: true, cell: (l) => count(l.line_days) },
+    ], x.lines, { id: "explain-lines", empty: "No line." }),
+    heading, holder, more);
+}

@@ -1,0 +1,18 @@
+// Who is signed in: the partner, the key and what it may read. app.js keeps the record (in
+// the tab's storage) and sets it here; the other modules read the live binding.
+
+export let session = null;
+let onUnauthorized = () => {};
+
+export function setSession(value) {
+  session = value;
+}
+
+// app.js registers what a 401 mid-session does (sign out); api.js and verify.js call it.
+export function whenUnauthorized(fn) {
+  onUnauthorized = fn;
+}
+
+export function unauthorized() {
+  onUnauthorized("Your API key is no longer accepted (unknown or revoked). Sign in again.");
+}
