@@ -121,13 +121,15 @@ def release(sql: Sql, *, endpoint_id: str, owner: str) -> None:
 
 
 def heads(sql: Sql) -> list[dict[str, Any]]:
-    """Each endpoint's oldest pending delivery (its queue's head), with when it is due."""
+    """Each enabled endpoint's oldest pending delivery (its queue's head), with when it is
+    due; a disabled or deleted endpoint's queue waits without costing a pass anything."""
     return sql.all(
         "SELECT d.endpoint_id AS endpoint_id, d.event_key AS event_key, "
         "d.next_attempt_at AS next_attempt_at FROM s_webhook_deliveries d JOIN "
         "(SELECT endpoint_id, MIN(event_key) AS k FROM s_webhook_deliveries "
         "WHERE status = ? GROUP BY endpoint_id) h ON h.endpoint_id = d.endpoint_id "
-        "AND h.k = d.event_key", PENDING)
+        "AND h.k = d.event_key JOIN v_webhook_endpoints e ON e.id = d.endpoint_id "
+        "AND e.status = 'enabled'", PENDING)
 
 
 def head(sql: Sql, *, endpoint_id: str) -> dict[str, Any] | None:
