@@ -9,7 +9,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/pip install --disable-pip-version-check --progress-bar on
 
-.PHONY: run test lint install install-dev clean bench
+.PHONY: run test lint install install-dev clean bench cluster-demo
 
 $(BIN)/python:
 	@echo "==> creating the virtual environment in $(VENV)"
@@ -35,11 +35,18 @@ run: $(RUN_STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/pytest
 
+# Ruff, then mypy (its settings, and how strictly each package is held, are in pyproject.toml).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m tests.bench.run $(if $(QUICK),--quick,)
 
+# Three local PostgreSQL clusters, a standby and pgBouncer; one cluster stopped under load
+# (docs/OPERATIONS.md, "The proof on one machine"). Needs root; drops what it made.
+cluster-demo: $(DEV_STAMP)
+	$(BIN)/python -m ops.cluster_demo
+
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

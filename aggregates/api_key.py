@@ -34,12 +34,26 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def format_token(key_id: UUID, secret: str) -> str:
-    return f"{TOKEN_PREFIX}_{key_id.hex}_{secret}"
+def format_token(key_id: UUID, secret: str, partition: int | None = None) -> str:
+    """`pl_<key id>_<secret>`, or `pl_p<partition>_<key id>_<secret>` when the key's
+    partition is known: the service then looks the key up in that partition alone."""
+    named = f"p{partition}_" if partition is not None else ""
+    return f"{TOKEN_PREFIX}_{named}{key_id.hex}_{secret}"
+
+
+def token_partition(token: str) -> int | None:
+    """The partition a token names; None for a token of the older form (no partition)."""
+    prefix, _, rest = token.partition("_")
+    named, _, _ = rest.partition("_")
+    if prefix != TOKEN_PREFIX or not named.startswith("p") or not named[1:].isdigit():
+        return None
+    return int(named[1:]) if len(named) <= 4 else None
 
 
 def parse_token(token: str) -> tuple[UUID, str] | None:
     prefix, _, rest = token.partition("_")
+    if token_partition(token) is not None:
+        rest = rest.partition("_")[2]
     key_hex, _, secret = rest.partition("_")
     if prefix != TOKEN_PREFIX or not secret:
         return None

@@ -83,3 +83,15 @@ class PaymentInProgress(DomainError):
     a second charge is refused until the gateway's answer for the first is recorded."""
 
     code = "payment_in_progress"
+
+
+class DuplicateInvoicePrefix(DomainError):
+    """Another partner's invoices carry that prefix already."""
+
+    code = "duplicate_invoice_prefix"
+
+
+class CreditNoteTooLarge(DomainError):
+    """A credit note would credit more than the invoice (or an item) has left to credit."""
+
+    code = "credit_note_exceeds_invoice"

@@ -21,6 +21,7 @@ from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate, stable_id
 from aggregates.bounds import check_amount
+from aggregates.credit_note import Allocation, plan
 from aggregates.errors import (
     AlreadyPaid,
     DuplicateId,
@@ -55,6 +56,8 @@ RETRY_DELAYS = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
 
 _ITEM_KEYS = {"sub_account_id", "name", "line_days", "amount"}
 _DISCOUNT_KEYS = {"discount_id", "amount"}
+# The attempts of an invoice recorded before attempts were (see `Invoice.attempts`).
+NO_ATTEMPTS: Mapping[str, dict[str, Any]] = MappingProxyType({})
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -239,10 +242,48 @@ class Invoice(LedgerAggregate):
                 "resolution_reason": self.reason, "resolved_at": self.timestamp,
             })
 
+    class CreditNoteIssued(LedgerAggregate.Event):
+        """A credit note against this invoice (aggregates/credit_note.py): `amount`,
+        per-item `items` ([{index, amount}], empty for an amount on the whole invoice), and
+        where it went: the amount due reduced, the partner's credit balance (recorded by
+        the partner's `CreditNoteNumbered` in the same transaction), a refund."""
+
+        credit_note_id: UUID
+        number: str
+        amount: int
+        items: list[dict[str, int]]
+        reason: str
+        refund: bool
+        amount_due_reduced: int
+        credit_balance_added: int
+        refunded: int
+
+        def apply(self, invoice: Invoice) -> None:
+            invoice.credit_notes = [*invoice.credit_notes, {
+                "id": self.credit_note_id, "number": self.number, "amount": self.amount,
+                "items": [dict(item) for item in self.items], "reason": self.reason,
+                "refund": self.refund, "amount_due_reduced": self.amount_due_reduced,
+                "credit_balance_added": self.credit_balance_added,
+                "refunded": self.refunded, "issued_at": self.timestamp,
+                "actor_id": self.actor_id, "actor_role": self.actor_role,
+            }]
+            invoice.amount_due -= self.amount_due_reduced
+            if self.refunded:
+                invoice.amount_refunded += self.refunded
+                invoice.refunds.append({"at": self.timestamp, "amount": self.refunded,
+                                        "reason": f"credit note {self.number}"})
+            if invoice.status in (OPEN, PAST_DUE) and invoice.amount_due == invoice.amount_paid:
+                # Nothing left due: settled by the credit note, never charged again.
+                invoice.status = PAID
+
+    # States kept before credit notes existed read this (events replace it, never change
+    # it in place).
+    credit_notes: Sequence[dict[str, Any]] = ()
+
     # States kept before attempts were recorded (views store the aggregate's state) have
     # no `attempts`: they read this empty mapping. Events replace the mapping, never
     # change it in place, so it is never shared.
-    attempts = MappingProxyType[str, dict[str, Any]]({})
+    attempts = NO_ATTEMPTS
 
     def __init__(self, partner_id: UUID, number: str, period_start: datetime,
                  period_end: datetime, currency: str, items: list[dict[str, Any]],
@@ -268,7 +309,7 @@ class Invoice(LedgerAggregate):
         self.void_reason: str | None = None
         # Keyed by str(id): a snapshot is JSON, whose object keys are strings.
         self._disputes: dict[str, dict[str, Any]] = {}
-        self.attempts: Mapping[str, dict[str, Any]] = {}
+        self.attempts = {}
 
 
     @staticmethod
@@ -365,7 +406,8 @@ class Invoice(LedgerAggregate):
         key = str(attempt_id)
         attempt = {**self.attempts[key], "status": status, "reason": reason}
         self.attempts = {**self.attempts, key: attempt}
-        return attempt["at"]  # type: ignore[no-any-return]
+        at: datetime = attempt["at"]
+        return at
 
     def _payment(self, attempt_id: UUID | None, *, at: datetime, status: str,
                  reason: str | None, amount: int,
@@ -491,12 +533,48 @@ class Invoice(LedgerAggregate):
 
     def void(self, *, reason: str, actor: Actor, at: datetime) -> None:
         """Cancel an unpaid invoice. Giving back credit it applied is the caller's step."""
-        if self.status not in (OPEN, PAST_DUE):
+        if self.status not in (OPEN, PAST_DUE) or self.amount_paid:
             raise InvalidTransition(f"cannot void an invoice that is {self.status}")
         if self.open_attempt is not None:
             # The charge under way may succeed: the invoice would be void and paid.
             raise PaymentInProgress(f"a payment of invoice {self.number} is under way")
         self._trigger(self.Voided, actor=actor, at=at, reason=_reason(reason))
+
+    # -- credit notes ----------------------------------------------------------------------
+
+    @property
+    def credited(self) -> int:
+        """What credit notes credited on this invoice."""
+        return sum(note["amount"] for note in self.credit_notes)
+
+    def plan_credit_note(self, *, amount: int | None, items: Sequence[Mapping[str, Any]] | None,
+                         refund: bool) -> tuple[int, list[dict[str, int]], Allocation]:
+        """The credit note asked for, checked (aggregates/credit_note.py), not recorded:
+        its amount, items and where it would go."""
+        if self.status == VOID:
+            raise InvalidTransition(f"invoice {self.number} is void")
+        if self.open_attempt is not None:
+            # The charge under way may succeed for the amount due before this note.
+            raise PaymentInProgress(f"a payment of invoice {self.number} is under way")
+        checked = plan(self, amount=amount, items=items, refund=bool(refund))
+        return checked.amount, checked.items, checked.allocation
+
+    def issue_credit_note(self, *, credit_note_id: UUID, number: str, amount: int | None,
+                          items: Sequence[Mapping[str, Any]] | None, refund: bool,
+                          reason: str, actor: Actor, at: datetime) -> Allocation:
+        """Issue credit note `number`; answers where its amount went. The caller counts it
+        on the partner (its number, and the credit balance part) in the same save."""
+        if not isinstance(number, str) or not number:
+            raise ValueError("number must be a non-empty string")
+        if any(note["id"] == credit_note_id for note in self.credit_notes):
+            raise DuplicateId(f"credit note {credit_note_id} already exists")
+        total, checked, allocation = self.plan_credit_note(amount=amount, items=items,
+                                                           refund=refund)
+        self._trigger(self.CreditNoteIssued, actor=actor, at=at,
+                      credit_note_id=credit_note_id, number=number, amount=total,
+                      items=checked, reason=_reason(reason), refund=bool(refund),
+                      **allocation.as_dict())
+        return allocation
 
     # -- disputes --------------------------------------------------------------------------
 

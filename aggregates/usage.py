@@ -284,7 +284,7 @@ class UsageLedger(LedgerAggregate):
 
     def record(self, *, rows: Sequence[UsageRow], actor: Actor, at: datetime) -> Recording:
         """Keeps the rows' figures; rows equal to what it holds change nothing."""
-        problems = []
+        problems: list[dict[str, Any]] = []
         # Rows share a few hours: judge each hour once. Keyed with the offset, as equal
         # instants at other offsets differ in their local fields (minutes, date).
         hour_reasons: dict[tuple[datetime, timedelta | None], list[str]] = {}

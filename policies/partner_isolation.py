@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -74,16 +75,16 @@ class PartnerIsolation:
         store may be what failed): that is logged, and the next run tries again."""
         recorded = False
         for partner_id, error in self.failed.items():
-            recorded |= self._record(partner_id, lambda p=partner_id, e=error:
-                                     self.outcomes.job_failed(partner_id=p, job=self.job,
-                                                              error=e, at=self.at))
+            recorded |= self._record(partner_id, partial(self.outcomes.job_failed,
+                                                         partner_id=partner_id, job=self.job,
+                                                         error=error, at=self.at))
         if not self.succeeded:
             return recorded
         alerted = self._open_failures()
         for partner_id in sorted(alerted & self.succeeded):
-            recorded |= self._record(partner_id, lambda p=partner_id:
-                                     self.outcomes.job_succeeded(partner_id=p, job=self.job,
-                                                                 at=self.at))
+            recorded |= self._record(partner_id, partial(self.outcomes.job_succeeded,
+                                                         partner_id=partner_id, job=self.job,
+                                                         at=self.at))
         return recorded
 
     def _open_failures(self) -> set[UUID]:

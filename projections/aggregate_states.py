@@ -32,7 +32,7 @@ DDL = (
     "CREATE INDEX IF NOT EXISTS v_invoices_by_status ON v_invoices (status, partner_id)",
 )
 KINDS: dict[type[Any], str] = {Partner: "Partner", Invoice: "Invoice"}
-A = TypeVar("A", Partner, Invoice)
+A = TypeVar("A", bound=Partner | Invoice)
 _CODER = transcoder()
 
 
@@ -47,6 +47,7 @@ def encode(aggregate: Any) -> str:
 
 
 def decode(cls: type[A], text: str) -> A:
+    """The aggregate from its stored state (`encode`), without replaying its events."""
     aggregate = cls.__new__(cls)
     aggregate.__dict__.update(_CODER.decode(text.encode()))
     aggregate.__dict__["_pending_events"] = []

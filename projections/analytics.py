@@ -108,13 +108,13 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
         return True
     if isinstance(event, UsageLedger.UsageCorrected):
         partner_id, at, hours = str(event.partner_id), stored(event.timestamp), _hours(event.day)
-        subs = _recorded_sub_accounts(sql, partner_id, event.day)
+        corrected_subs = _recorded_sub_accounts(sql, partner_id, event.day)
         values = []
         for row, previous in zip(event.rows, event.previous, strict=True):
             hour = hours[row[1]]
             deltas = [int(new) - int(old) for new, old in zip(row[2:], previous, strict=True)]
             values.append((row[0], hour, position, partner_id,
-                           subs.get((row[0], hour), UNASSIGNED), at, *deltas))
+                           corrected_subs.get((row[0], hour), UNASSIGNED), at, *deltas))
         _insert(sql, values)
         return True
     return False
@@ -138,7 +138,8 @@ class Window:
     floor: datetime | None = None
 
     def where(self) -> tuple[str, list[Any]]:
-        clauses, params = ["partner_id = ?"], [self.partner_id]
+        clauses: list[str] = ["partner_id = ?"]
+        params: list[Any] = [self.partner_id]
         if self.since is not None:
             clauses.append("hour >= ?")
             params.append(stored(self.since))
@@ -222,11 +223,10 @@ def series(sql: Sql, *, window: Window, bucket: str,
         raise InvalidInput(f"bucket must be one of {', '.join(BUCKETS)}")
     grouped = _grouped(sql, window, bucket)
     first = _bucket_start(window.since, bucket) if window.since else min(grouped, default=None)
-    if window.until is not None:
-        end = window.until
-    else:
-        end = _next_bucket(max(grouped), bucket) if grouped else None
-    points = []
+    end: datetime | None = window.until
+    if end is None and grouped:
+        end = _next_bucket(max(grouped), bucket)
+    points: list[dict[str, Any]] = []
     totals = dict.fromkeys(FIGURES, 0)
     if first is not None and end is not None:
         at = first

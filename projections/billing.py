@@ -17,6 +17,7 @@ from aggregates.line_days import Placement, line_day_buckets
 from aggregates.partner import Partner, card_expired
 from projections import aggregate_states, line_day_counts
 from projections.audit import audit_item
+from projections.credit_notes import invoice_credit_notes, item_credit_notes
 from projections.events import uuid_text
 from projections.sql import Sql
 from projections.times import api_time, from_stored, stored
@@ -78,6 +79,7 @@ def upcoming_invoice(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, A
         "total": draft.total,
         "amount_due": draft.amount_due,
         "currency": partner.currency,
+        "credit_notes": [],  # a preview has none; the key is always there
     }
 
 
@@ -165,6 +167,7 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
                      for d in invoice.disputes.values()],
         "currency": invoice.currency,
         "issued_at": api_time(invoice.created_on),
+        "credit_notes": invoice_credit_notes(invoice),
     }
 
 
@@ -265,7 +268,7 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
     events = [audit_item(row) for row in sql.all(
         f"SELECT * FROM v_audit WHERE position IN ({marks}) ORDER BY position", *page)
     ] if page else []
-    days = [
+    day_items = [
         {"day": day.day.isoformat(), "lines_total": day.lines,
          "monthly_price_of_all_lines": day.price, "day_amount": str(day.amount),
          "line_days": counts[day.day].get(bucket, 0), "item_share": str(day.shares[bucket])}
@@ -282,9 +285,10 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
                 "by largest remainder so the items sum exactly to the rounded subtotal",
         "exact_amount": str(draft.charges.exact.get(bucket, 0)),
         "lines": [{"line_id": k, "line_days": v} for k, v in sorted(contributing.items())],
-        "days": days,
+        "days": day_items,
         "events": events,
         "events_total": len(positions),
         "next_position": page[-1] if more else None,
         "pricing_events": _pricing_events(sql, partner_id=pid, start=start, end=end),
+        "credit_notes": item_credit_notes(invoice, index),
     }

@@ -43,7 +43,7 @@ from eventsourcing.utils import retry
 
 from projections.hash_chain import GENESIS
 from projections.read_model import ReadModel
-from projections.runner import Recorded
+from projections.recorded import Recorded
 from projections.sql import Sql
 
 

@@ -208,7 +208,8 @@ def count(sql: Sql) -> int:
 def listing(sql: Sql, *, after: int = 0, limit: int = 500, partner_id: str | None = None,
             status: str | None = None) -> list[dict[str, Any]]:
     """Rows in log order from position `after` (exclusive)."""
-    where, params = ["position > ?"], [after]
+    where: list[str] = ["position > ?"]
+    params: list[Any] = [after]
     if partner_id is not None:
         where.append("partner_id = ?")
         params.append(partner_id)

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from eventsourcing.persistence import IntegrityError, Notification, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Composed
 
 from projections import (
     aggregate_states,
@@ -42,13 +42,8 @@ from projections import (
     webhook_endpoints,
 )
 from projections.quarantine import Held
+from projections.recorded import Entry, Recorded
 from projections.sql import Sql
-
-if TYPE_CHECKING:
-    from projections.quarantine import Undecodable
-    from projections.runner import Recorded
-
-    Entry = Recorded | Undecodable | Held
 
 VIEWS: tuple[ModuleType, ...] = (
     audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
@@ -135,18 +130,27 @@ class ReadModel(TrackingRecorder):
     events_table: str
     position_column: str
 
-    def _transaction(self, *, commit: bool) -> Any:
-        return self.datastore.transaction(commit=commit)  # type: ignore[attr-defined]
+    # The backend's own parts, given by the two classes at the end of this module. This
+    # class precedes the library's recorders in their method order, so it declares them
+    # under names of its own (a `_insert_tracking` here would hide the library's).
+    _select_events: str
+
+    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _reading_cursor(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _track(self, cursor: Any, tracking: Tracking) -> None:
+        raise NotImplementedError
+
+    def close_datastore(self) -> None:
+        """Closes the views' connections (the service's shutdown; tests that lose the store)."""
+        raise NotImplementedError
 
     @contextmanager
     def reading(self) -> Iterator[Sql]:
-        if self.postgres:
-            # Autocommit: under READ COMMITTED each statement takes its own snapshot even
-            # inside a transaction, so BEGIN and ROLLBACK would only add two round trips.
-            with self.datastore.get_connection() as conn, conn.cursor() as cursor:  # type: ignore[attr-defined]
-                yield Sql(cursor, postgres=True)
-            return
-        with self._transaction(commit=False) as cursor:
+        with self._reading_cursor() as cursor:
             yield Sql(cursor, postgres=self.postgres)
 
     @contextmanager
@@ -294,7 +298,7 @@ class ReadModel(TrackingRecorder):
             sql.run(f"DELETE FROM {self.tracking_table()} WHERE application_name = ?",
                     self.upstream)
             if last is not None:
-                self._insert_tracking(sql.cursor, Tracking(self.upstream, last))
+                self._track(sql.cursor, Tracking(self.upstream, last))
         scratch.close()
         return Applied(views, held)
 
@@ -314,8 +318,7 @@ class ReadModel(TrackingRecorder):
         if held:
             quarantine.record(sql, held, partition=self.partition, at=self.wall_clock())
         if items and track:
-            self._insert_tracking(sql.statement_cursor(),
-                                  Tracking(self.upstream, items[-1].position))
+            self._track(sql.statement_cursor(), Tracking(self.upstream, items[-1].position))
         return Applied(views, held)
 
     def _apply_views(self, sql: Sql, items: Sequence[Recorded | Held], *,
@@ -379,6 +382,18 @@ class SQLiteReadModel(ReadModel, SQLiteTrackingRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *_all_ddl()]
 
+    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        return self.datastore.transaction(commit=commit)
+
+    def _reading_cursor(self) -> AbstractContextManager[Any]:
+        return self.datastore.transaction(commit=False)
+
+    def _track(self, cursor: Any, tracking: Tracking) -> None:
+        self._insert_tracking(cursor, tracking)
+
+    def close_datastore(self) -> None:
+        self.datastore.close()
+
 
 class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
     postgres = True
@@ -388,7 +403,23 @@ class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sql_create_statements.extend(SQL(s) for s in _all_ddl())  # type: ignore[arg-type]
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in _all_ddl())
+
+    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        return self.datastore.transaction(commit=commit)
+
+    @contextmanager
+    def _reading_cursor(self) -> Iterator[Any]:
+        # Autocommit: under READ COMMITTED each statement takes its own snapshot even
+        # inside a transaction, so BEGIN and ROLLBACK would only add two round trips.
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            yield cursor
+
+    def _track(self, cursor: Any, tracking: Tracking) -> None:
+        self._insert_tracking(cursor, tracking)
+
+    def close_datastore(self) -> None:
+        self.datastore.close()
 
     def tracking_table(self) -> str:
         return f"{self.datastore.schema}.{self.tracking_table_name}"

@@ -17,48 +17,26 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, Notification
+from eventsourcing.persistence import IntegrityError
 
 from projections import quarantine
 from projections.quarantine import Undecodable
 from projections.read_model import Applied, ReadModel
+from projections.recorded import (
+    BATCH_SIZE,
+    EventSource,
+    Read,
+    Recorded,
+    decode,
+    read_events,
+)
 
-BATCH_SIZE = 500
+# Imported from here by the service and the tests; defined in projections.recorded.
+__all__ = ["BATCH_SIZE", "EventSource", "Recorded", "Retried", "ViewRunner", "read_events"]
+
 log = logging.getLogger(__name__)
-
-
-class EventSource(Protocol):
-    recorder: ApplicationRecorder
-    mapper: Mapper[Any]
-
-
-class Recorded(NamedTuple):
-    """An event with its log position and the stored notification it was read from."""
-
-    position: int
-    event: Any
-    notification: Notification
-
-
-def decode(source: EventSource, notification: Notification) -> Recorded | Undecodable:
-    """The stored event as a domain event, or why it does not decode (an unknown topic, a
-    state its class no longer takes): the views hold it, nothing raises."""
-    try:
-        return Recorded(notification.id, source.mapper.to_domain_event(notification),
-                        notification)
-    except Exception as error:  # any decoding failure quarantines the event, see above
-        return Undecodable(notification.id, notification, quarantine.describe(error))
-
-
-def read_events(source: EventSource, *, after: int, limit: int = BATCH_SIZE,
-                stop: int | None = None,
-                topics: Sequence[str] = ()) -> list[Recorded | Undecodable]:
-    notifications = source.recorder.select_notifications(
-        start=after, limit=limit, stop=stop, topics=topics, inclusive_of_start=False
-    )
-    return [decode(source, n) for n in notifications]
 
 
 @dataclass(frozen=True)
@@ -146,11 +124,13 @@ class ViewRunner:
         return [row["position"] for row in rows]
 
     @staticmethod
-    def _decoded(entries: Sequence[Recorded | Undecodable]) -> list[Recorded]:
+    def _decoded(entries: Sequence[Read]) -> list[Recorded]:
+        decoded: list[Recorded] = []
         for entry in entries:
             if isinstance(entry, Undecodable):
                 raise ValueError(entry.error)
-        return list(entries)  # type: ignore[arg-type]
+            decoded.append(entry)
+        return decoded
 
     def _report(self, outcome: Applied) -> None:
         """The alert: every newly quarantined event at ERROR (the API shows them too)."""
@@ -164,7 +144,7 @@ class ViewRunner:
             log.warning("partition %s: %d events of quarantined partners held",
                         self.read_model.partition, waiting)
 
-    def _batches(self) -> Iterator[list[Recorded | Undecodable]]:
+    def _batches(self) -> Iterator[list[Read]]:
         position = 0
         while batch := read_events(self.source, after=position):
             yield batch

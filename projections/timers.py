@@ -61,7 +61,9 @@ ONE_SHOT = frozenset({ALERTS})
 CHECK = "check"
 PERIOD = "period"
 # Invoice events that change what the alerts job sees (a past-due invoice's failures).
-_INVOICE_ALERTING = (Invoice.PaymentFailed, Invoice.PaymentSucceeded, Invoice.Voided)
+# A credit note may settle a past-due invoice: its payment-failed alert is checked again.
+_INVOICE_ALERTING = (Invoice.PaymentFailed, Invoice.PaymentSucceeded, Invoice.Voided,
+                     Invoice.CreditNoteIssued)
 _CARD_EVENTS = (Partner.PaymentMethodAdded, Partner.PaymentMethodMadeDefault,
                 Partner.PaymentMethodRemoved)
 

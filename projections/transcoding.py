@@ -32,6 +32,7 @@ EXTRA_TRANSCODINGS: tuple[type[Transcoding], ...] = (SetAsList,)
 def transcoder() -> JSONTranscoder:
     """A transcoder with the library's defaults and ours, as the application has."""
     coder = JSONTranscoder()
-    for transcoding in (UUIDAsHex, DecimalAsStr, DatetimeAsISO, *EXTRA_TRANSCODINGS):
+    defaults: tuple[type[Transcoding], ...] = (UUIDAsHex, DecimalAsStr, DatetimeAsISO)
+    for transcoding in (*defaults, *EXTRA_TRANSCODINGS):
         coder.register(transcoding())
     return coder

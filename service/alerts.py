@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -148,7 +149,9 @@ class Alerts:
             visited = sorted(str(p) for p in partners)
         raised = resolved = 0
         for pid in visited:
-            r, s = steps.step(UUID(pid), lambda pid=pid: self.execute(
-                ReconcileAlerts(partner_id=UUID(pid), at=at))) or (0, 0)
+            r, s = steps.step(UUID(pid), partial(self._reconcile_one, pid, at=at)) or (0, 0)
             raised, resolved = raised + r, resolved + s
         return {"raised": raised, "resolved": resolved}
+
+    def _reconcile_one(self, pid: str, *, at: datetime) -> tuple[int, int]:
+        return self.execute(ReconcileAlerts(partner_id=UUID(pid), at=at))

@@ -15,10 +15,11 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder
 
-from aggregates.api_key import ApiKey, format_token, new_secret, parse_token
+from aggregates.api_key import ApiKey, format_token, new_secret
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.claim import Claim
 from aggregates.errors import (
+    DomainError,
     DuplicateName,
     DuplicatePhoneNumber,
     NotFound,
@@ -28,8 +29,11 @@ from aggregates.partner import Partner
 from aggregates.sub_account import SubAccount, normalise_name
 from projections.transcoding import EXTRA_TRANSCODINGS
 from service.clock import Clock
+from service.committed import note_saved, unsaved
 from service.group_commit import GroupCommit
+from service.invoice_numbers import claim_prefix
 from service.phone_numbers import candidate_number, to_e164
+from service.principals import KeyCache
 
 A = TypeVar("A", bound=LedgerAggregate)
 PHONE = "phone_number"
@@ -44,12 +48,23 @@ class LedgerApplication(Application[UUID]):
         super().__init__(env=env)
         self.clock = clock
         self.group_commit = GroupCommit(self.save_alone) if group_commit else None
+        # This store's index in a partitioned deployment (set by bootstrap); new tokens
+        # name it, so a key is looked up in one partition.
+        self.partition: int | None = None
+        # Keys as this process knows them: one indexed select a request, exact on
+        # revocation from any process (service/principals.py).
+        self.keys = KeyCache(self.recorder, lambda key_id: self.load(ApiKey, key_id))
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """Saves in one transaction; concurrent commands share theirs (group commit)."""
+        """Saves in one transaction; concurrent commands share theirs (group commit).
+        A save that returns has committed: the request's commit log notes it."""
+        touched = unsaved(objs)
         if self.group_commit is not None and not kwargs:
-            return self.group_commit.save(*objs)
-        return super().save(*objs, **kwargs)
+            saved = self.group_commit.save(*objs)
+        else:
+            saved = super().save(*objs, **kwargs)
+        note_saved(touched)
+        return saved
 
     def save_alone(self, *objs: Any) -> Any:
         return super().save(*objs)
@@ -64,7 +79,7 @@ class LedgerApplication(Application[UUID]):
     def load(self, cls: type[A], aggregate_id: UUID, *, partner_id: UUID | None = None) -> A:
         """The aggregate, or NotFound when it is missing, of another kind or another partner."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"no {cls.__name__} {aggregate_id}") from None
         if not isinstance(aggregate, cls):
@@ -90,7 +105,7 @@ class LedgerApplication(Application[UUID]):
             raise NotFound(f"no sub-account {sub_account_id}") from None
 
     def claim(self, *, kind: str, partner_id: UUID, value: str, holder_id: UUID,
-              refusal: type[DuplicatePhoneNumber | DuplicateName], actor: Actor,
+              refusal: type[DomainError], actor: Actor,
               at: datetime) -> Claim:
         """The claim on a unique value (a phone number, a sub-account name), taken for
         `holder_id`; refused when someone else holds it. Saved by the caller."""
@@ -115,11 +130,18 @@ class LedgerApplication(Application[UUID]):
 
     def create_partner(self, *, name: str, currency: str, billing_anchor_day: int,
                        pricing: dict[str, Any], actor: Actor,
-                       partner_id: UUID | None = None, at: datetime | None = None) -> Partner:
-        partner = Partner.create(id=partner_id or uuid4(), name=name, currency=currency,
+                       partner_id: UUID | None = None, at: datetime | None = None,
+                       invoice_prefix: str | None = None) -> Partner:
+        """`invoice_prefix` None: derived from the name; either way claimed with the
+        partner (service/invoice_numbers.py), so it is unique."""
+        at = at or self.clock.now()
+        partner_id = partner_id or uuid4()
+        prefix, claim = claim_prefix(self, partner_id=partner_id, name=name,
+                                     requested=invoice_prefix, actor=actor, at=at)
+        partner = Partner.create(id=partner_id, name=name, currency=currency,
                                  billing_anchor_day=billing_anchor_day, pricing=pricing,
-                                 actor=actor, at=at or self.clock.now())
-        self.save(partner)
+                                 actor=actor, at=at, invoice_prefix=prefix)
+        self.save(partner, claim)
         return partner
 
     def issue_key(self, *, partner_id: UUID | None, role: str, name: str,
@@ -130,18 +152,11 @@ class LedgerApplication(Application[UUID]):
         key = ApiKey.issue(id=uuid4(), partner_id=partner_id, role=role, name=name,
                            secret=secret, actor=actor, at=at or self.clock.now())
         self.save(key)
-        return key, format_token(key.id, secret)
+        return key, format_token(key.id, secret, self.partition)
 
     def authenticate(self, token: str) -> ApiKey | None:
-        parsed = parse_token(token)
-        if parsed is None:
-            return None
-        key_id, secret = parsed
-        try:
-            key = self.load(ApiKey, key_id)
-        except NotFound:
-            return None
-        return key if key.matches(secret) else None
+        """The live key `token` names; the returned key is shared, never to be changed."""
+        return self.keys.authenticate(token)
 
     def create_sub_account(self, *, partner_id: UUID, name: str, actor: Actor,
                            at: datetime | None = None) -> SubAccount:

@@ -22,10 +22,9 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
-
-from eventsourcing.persistence import IntegrityError
 
 from aggregates.base import Actor, policy_actor
 from aggregates.charges import billing_period, next_period
@@ -41,6 +40,7 @@ from projections.read_model import ReadModel
 from projections.times import stored
 from service.application import LedgerApplication
 from service.commands.billing import ClosePartnerCycles, DunInvoice
+from service.invoice_numbers import claim_invoice_number
 from service.version_races import with_retries
 
 if TYPE_CHECKING:
@@ -74,10 +74,6 @@ class _Attempt:
     currency: str
     at: datetime
     charge_by: datetime
-
-
-def invoice_number(partner_id: UUID, period_start: datetime) -> str:
-    return f"PL-{partner_id.hex[:8].upper()}-{period_start:%Y%m%d}"
 
 
 class Billing:
@@ -137,8 +133,17 @@ class Billing:
         except NotFound:
             pass
         self.caught_up()
-        with contextlib.suppress(IntegrityError):  # another scheduler issued it first
-            self._issue(partner_id=partner_id, period_start=period_start, period_end=period_end)
+
+        def issue_once(_: int) -> None:
+            # A lost race is retried: another scheduler issued this invoice (then it is
+            # found), or another invoice of the partner took the next number first.
+            with contextlib.suppress(NotFound):
+                self.app.load(Invoice, invoice_id)
+                return
+            self._issue(partner_id=partner_id, period_start=period_start,
+                        period_end=period_end)
+
+        with_retries(issue_once)
         invoice = self.app.load(Invoice, invoice_id)
         if invoice.awaiting_first_charge:
             # A concurrent payer (dunning, a pay) may be charging it: that one charge is
@@ -152,8 +157,12 @@ class Billing:
         partner = self.app.partner(partner_id)
         at = self.now
         draft = self.draft(partner, start=period_start, end=period_end)
+        invoice_id = Invoice.id_for(partner_id=partner_id, period_start=period_start)
+        number = partner.number_invoice(invoice_id=invoice_id, actor=CYCLE_CLOSE, at=at)
+        claim = claim_invoice_number(self.app, number=number, invoice_id=invoice_id,
+                                     actor=CYCLE_CLOSE, at=at)
         invoice = Invoice.issue(
-            partner_id=partner_id, number=invoice_number(partner_id, period_start),
+            partner_id=partner_id, number=number,
             period_start=period_start, period_end=period_end, currency=partner.currency,
             items=draft.items, subtotal=draft.subtotal, discounts=draft.discounts,
             discount=draft.discount, credit_applied=draft.credit_applied, total=draft.total,
@@ -163,7 +172,7 @@ class Billing:
         for line in draft.discounts:
             partner.discount_used(discount_id=line["discount_id"], invoice_id=invoice.id,
                                   actor=CYCLE_CLOSE, at=at)
-        self.app.save(invoice, partner)
+        self.app.save(invoice, partner, claim)
 
     def close_due_cycles(self, at: datetime, *, steps: PartnerSteps = unguarded,
                          partners: Collection[UUID] | None = None) -> list[Invoice]:
@@ -183,10 +192,14 @@ class Billing:
                     pid)]
             invoiced = frozenset((r["partner_id"], r["period_start"]) for r in rows)
         for pid in visited:
-            issued += steps.step(UUID(pid), lambda pid=pid: self.execute(
-                ClosePartnerCycles(partner_id=UUID(pid), until=at, invoiced=invoiced),
-                actor=CYCLE_CLOSE)) or []
+            issued += steps.step(UUID(pid), partial(self._close_partner, pid, until=at,
+                                                    invoiced=invoiced)) or []
         return issued
+
+    def _close_partner(self, pid: str, *, until: datetime,
+                       invoiced: frozenset[tuple[str, str]]) -> list[Invoice]:
+        return self.execute(ClosePartnerCycles(partner_id=UUID(pid), until=until,
+                                               invoiced=invoiced), actor=CYCLE_CLOSE)
 
     def close_partner_cycles(self, partner_id: UUID, *, at: datetime,
                              invoiced: frozenset[tuple[str, str]]) -> list[Invoice]:
@@ -358,11 +371,16 @@ class Billing:
         `invoices` keeps to those (partner, invoice) pairs (the ones whose dunning timer
         fell due); None: every unpaid invoice."""
         self.caught_up()
-        retried_ = []
+        retried_: list[Invoice] = []
         for partner_id, invoice_id in (self._unpaid() if invoices is None else invoices):
-            retried_ += steps.step(partner_id, lambda p=partner_id, i=invoice_id: self.execute(
-                DunInvoice(partner_id=p, invoice_id=i, due_by=at), actor=DUNNING)) or []
+            retried_ += steps.step(partner_id, partial(self._dun_one, partner_id, invoice_id,
+                                                       due_by=at)) or []
         return retried_
+
+    def _dun_one(self, partner_id: UUID, invoice_id: UUID, *, due_by: datetime
+                 ) -> list[Invoice]:
+        return self.execute(DunInvoice(partner_id=partner_id, invoice_id=invoice_id,
+                                       due_by=due_by), actor=DUNNING)
 
     def dun(self, *, partner_id: UUID, invoice_id: UUID, at: datetime) -> list[Invoice]:
         """One invoice's dunning step: settle its open attempt, then charge when due. Run

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlparse, urlunparse
 from uuid import UUID
 
 import psycopg
@@ -27,6 +26,7 @@ from policies import auto_flag, auto_pause, cycle_close, dunning
 from projections.inline import InlinePostgresRecorder, InlineSQLiteRecorder, InlineViews
 from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
 from projections.replica_cache import ReplicaCache
+from service import pg_connect, read_only
 from service.alerts import Alerts
 from service.application import LedgerApplication
 from service.billing import Billing
@@ -36,6 +36,7 @@ from service.commands.lines import PauseFlaggedLine
 from service.commands.usage import AutoFlagLine
 from service.gateway_books import SqlChargeBook
 from service.key_use import KeyUse
+from service.partition_layout import check_layout
 from service.processing import Processor
 from service.scheduler import Job, Scheduler
 from service.settings import Settings
@@ -64,6 +65,14 @@ class Ledger:
     replicas: ReplicaCache = field(default_factory=ReplicaCache)
     known_partners: set[UUID] = field(default_factory=set)
 
+    @property
+    def manual_clock(self) -> ManualClock:
+        """The clock, when it is the manual one (seeding, tests and benchmarks move it);
+        TypeError on the system clock."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("this needs the manual clock (PORTAL_CLOCK=manual)")
+        return self.clock
+
     def require_partner(self, partner_id: UUID) -> None:
         """NotFound unless the partner exists. Partners are never deleted, so one found
         is remembered and later requests skip the load."""
@@ -83,7 +92,7 @@ class Ledger:
     def close(self) -> None:
         self.scheduler.shutdown()
         self.app.close()
-        self.read_model.datastore.close()  # type: ignore[attr-defined]
+        self.read_model.close_datastore()
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -94,9 +103,10 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def _read_model(env: dict[str, str], *, postgres: bool) -> ReadModel:
-    factory = InfrastructureFactory.construct(Environment("views", env))
-    recorder_class = PostgresReadModel if postgres else SQLiteReadModel
-    return factory.tracking_recorder(recorder_class)  # type: ignore[arg-type,return-value]
+    factory = InfrastructureFactory[ReadModel].construct(Environment("views", env))
+    if postgres:
+        return factory.tracking_recorder(PostgresReadModel)
+    return factory.tracking_recorder(SQLiteReadModel)
 
 
 def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
@@ -107,7 +117,7 @@ def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
             settings.clock_start.replace(tzinfo=UTC)
     else:
         default = datetime.now(UTC).replace(microsecond=0)
-    store = DatabaseClockStore(read_model)
+    store = (read_only.ReadOnlyClockStore if settings.read_only else DatabaseClockStore)(read_model)
     return ManualClock(store.start(default), store=store)
 
 
@@ -115,16 +125,20 @@ def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
 def schema_lock(settings: Settings) -> Iterator[None]:
     """Serialises table creation between processes starting at once: PostgreSQL's
     `CREATE ... IF NOT EXISTS` is not safe against a concurrent twin ("tuple
-    concurrently updated"). SQLite serialises its writers by itself."""
-    if not settings.is_postgres:
+    concurrently updated"). SQLite serialises its writers by itself; a read-only process
+    creates nothing (and a standby grants no such lock).
+
+    The lock is the transaction's (`pg_advisory_xact_lock`): it ends with the transaction
+    whatever happens, so behind pgBouncer it never stays on a pooled server connection
+    that the next process would be handed."""
+    if not settings.is_postgres or settings.read_only:
         yield
         return
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+    with pg_connect.connect(settings.database_url, connect_timeout=settings.connect_timeout_seconds,
+                            prepared_statements=settings.prepared_statements) as conn, \
+            conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        yield
 
 
 def build(settings: Settings | None = None) -> Ledger:
@@ -141,6 +155,16 @@ def _clock(read_model: ReadModel, settings: Settings) -> Clock:
     return _manual_clock(read_model, settings) if settings.clock == "manual" else SystemClock()
 
 
+def shared_clock(settings: Settings) -> Clock:
+    """The deployment's clock for a process that builds one partition other than the home
+    one: a manual clock is read from partition 0's database, the system clock is local."""
+    if settings.clock != "manual":
+        return SystemClock()
+    with schema_lock(settings):
+        read_model = _read_model(_env(settings), postgres=settings.is_postgres)
+    return _manual_clock(read_model, settings)
+
+
 def replica_cache(settings: Settings) -> ReplicaCache:
     return ReplicaCache(per_partner=settings.as_of_replicas_per_partner,
                         total=settings.as_of_replicas,
@@ -155,18 +179,25 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     its partitions; each partition adds its jobs to the scheduler."""
     env = _env(settings)
     if settings.is_postgres:
-        _ensure_database(settings)
+        ensure_database(settings)
     read_model = _read_model(env, postgres=settings.is_postgres)
     read_model.partition = partition  # named in its quarantine rows and logs
     read_model.wall_clock = lambda: datetime.now(UTC)
+    check_layout(read_model, index=partition, count=settings.partitions,
+                 read_only=settings.read_only)
     clock = clock or _clock(read_model, settings)
     app_env = {**env, "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size)}
     if settings.inline_views:
         recorder = InlinePostgresRecorder if settings.is_postgres else InlineSQLiteRecorder
         app_env["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
     app = LedgerApplication(env=app_env, clock=clock, group_commit=settings.group_commit)
+    app.partition = partition
     if settings.inline_views:
-        app.recorder.inline = InlineViews(  # type: ignore[attr-defined]
+        # The recorder is one of the two inline classes: the topic above chose it.
+        inline_recorder = app.recorder
+        if not isinstance(inline_recorder, InlineSQLiteRecorder | InlinePostgresRecorder):
+            raise TypeError(f"inline views need an inline recorder, not {inline_recorder!r}")
+        inline_recorder.inline = InlineViews(
             read_model, app.mapper, events_table=read_model.events_table,
             position_column=read_model.position_column)
     thresholds = FlagThresholds(
@@ -174,7 +205,7 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
         min_conversations=settings.autoflag_min_conversations,
         min_response_rate_percent=settings.autoflag_min_response_rate_percent,
     )
-    processor = Processor(
+    processor = (read_only.ReadOnlyProcessor if settings.read_only else Processor)(
         source=app, read_model=read_model,
         # `ledger` is bound below, before the processor first runs.
         reactions=[lambda event: auto_pause.react(event, lambda **fields: ledger.execute(
@@ -187,7 +218,8 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     alerts = Alerts(app=app, read_model=read_model, caught_up=processor.run)
     scheduler = scheduler or Scheduler(clock=clock, after_job=processor.run,
                                        tick_seconds=settings.tick_seconds)
-    gateway = SimulatedGateway(SqlChargeBook(read_model),
+    books = read_only.ReadOnlyChargeBook if settings.read_only else SqlChargeBook
+    gateway = SimulatedGateway(books(read_model),
                                delay=timedelta(milliseconds=settings.gateway_delay_ms))
     billing = Billing(app=app, read_model=read_model, gateway=gateway, caught_up=processor.run,
                       lease=timedelta(seconds=settings.payment_lease_seconds))
@@ -204,19 +236,32 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
     ledger = Ledger(settings=settings, clock=clock, app=app, read_model=read_model,
                     processor=processor, scheduler=scheduler, billing=billing,
                     usage=usage, alerts=alerts, admin_token=admin_token,
-                    key_use=KeyUse(read_model=read_model, clock=clock),
+                    key_use=(read_only.ReadOnlyKeyUse if settings.read_only else KeyUse)(
+                        read_model=read_model, clock=clock),
                     replicas=replicas or replica_cache(settings))
     billing.commands = alerts.commands = ledger.execute
     return ledger
 
 
-def _ensure_database(settings: Settings) -> None:
-    """Creates a partition's database on first start (partition 0's must exist)."""
-    url = urlparse(settings.database_url)
-    name = url.path.lstrip("/") or "postgres"
-    server = urlunparse(url._replace(path="/postgres"))
-    with psycopg.connect(server, autocommit=True, connect_timeout=5) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            return
-        with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-            conn.execute(SQL("CREATE DATABASE {}").format(Identifier(name)))
+def ensure_database(settings: Settings) -> None:
+    """Creates a partition's database on first start (partition 0's must exist), on the
+    partition's own server: the database itself is asked first, and only when its server
+    answers that it does not exist is it created there. (Asking a `postgres` database
+    instead would, behind a router such as pgBouncer, ask whichever server the router
+    sends `postgres` to, and create a stray database there.)"""
+    if settings.read_only:
+        return
+    timeout, prepared = settings.connect_timeout_seconds, settings.prepared_statements
+    name = pg_connect.url_parameters(settings.database_url).get("dbname") or "postgres"
+    try:
+        pg_connect.connect(settings.database_url, connect_timeout=timeout,
+                           prepared_statements=prepared).close()
+        return
+    except psycopg.OperationalError as error:
+        # libpq gives no SQLSTATE for a failed connection, only PostgreSQL's message.
+        if f'database "{name}" does not exist' not in str(error):
+            raise
+    with pg_connect.connect(settings.database_url, dbname="postgres", autocommit=True,
+                            connect_timeout=timeout, prepared_statements=prepared) as conn, \
+            contextlib.suppress(psycopg.errors.DuplicateDatabase):
+        conn.execute(SQL("CREATE DATABASE {}").format(Identifier(name)))

@@ -13,25 +13,31 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from aggregates.base import Actor
 from aggregates.errors import DomainError
 from service import cli_audit, cli_keys, cli_quarantine, cli_reconcile, cli_webhooks
 from service.bootstrap import build
 from service.cli_database import described, open_existing
-from service.cli_errors import one_line_errors, read_settings
+from service.cli_errors import CliError, one_line_errors, read_settings
+from service.clock import DATABASE_ERRORS
 from service.commands.partners import IssueKey
 from service.partitions import build_cluster, home_partner_id
 from service.settings import Settings
 from service.webhooks.runner import Deliverers
 
+# Plain click help (rich_markup_mode=None): paragraphs rewrapped to the terminal, one short
+# line per command, flags shown as flags (typer's rich panels print `<bool>` beside every
+# flag and keep the docstrings' line breaks).
 app = typer.Typer(help="Partner Ledger: event-sourced billing and lifecycle service.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 console = Console(stderr=True)
 CLI_ACTOR = Actor(key_id="cli", role="platform:admin")
 
 
 @app.command()
+@one_line_errors
 def serve(
     host: str | None = typer.Option(None, help="Listen address (default PORTAL_HOST)."),
     port: int | None = typer.Option(None, help="Listen port (default PORTAL_PORT)."),
@@ -96,25 +102,44 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 
 @app.command()
+@one_line_errors
 def project(
     poll: float = typer.Option(0.2, min=0.01, help="Seconds between looks at the log."),
+    partition: int | None = typer.Option(
+        None, min=0, help="Run this partition's views, policies and jobs alone "
+        "(one process per partition; default: every partition)."),
 ) -> None:
     """Run the projections, policies and scheduled jobs as their own process: it follows
-    the log and keeps every view caught up (API processes then need PORTAL_SCHEDULER=false)."""
+    the log and keeps every view caught up (API processes then need PORTAL_SCHEDULER=false).
+    A partition whose database does not answer is skipped, and taken up when it does."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    cluster = build_cluster(read_settings())
+    settings = read_settings()
+    if settings.read_only:
+        raise CliError("PORTAL_READ_ONLY=true: a read-only process projects nothing (run "
+                       "`ledger project` against the primary)")
+    if partition is not None and partition >= settings.partitions:
+        console.print(f"[red]no partition {partition}: PORTAL_PARTITIONS is "
+                      f"{settings.partitions}[/red]")
+        sys.exit(2)
+    cluster = build_cluster(settings, only=partition)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     cluster.scheduler.start()
     deliverers = Deliverers(cluster)
     deliverers.start()
-    console.print(f"Projecting {described(cluster.settings)} "
-                  f"({len(cluster.ledgers)} partitions) every {poll}s", markup=False)
+    which = f"partition {partition}" if partition is not None else \
+        f"{len(cluster.ledgers)} partitions"
+    console.print(f"Projecting {described(cluster.settings)} ({which}) every {poll}s",
+                  markup=False)
     try:
         while not stop.is_set():
-            cluster.home.clock.refresh()  # policies stamp their events with the shared time
-            cluster.caught_up()
+            try:
+                # Policies stamp their events with the shared time.
+                cluster.clock.refresh()
+                cluster.caught_up()
+            except DATABASE_ERRORS as error:  # one store's failure; the next pass retries
+                logging.getLogger(__name__).error("a catch-up pass failed: %s", error)
             stop.wait(poll)
     finally:
         deliverers.close()
@@ -177,8 +202,13 @@ def seed_demo() -> None:
             raise DatabaseNotEmpty(
                 "the database is not empty; seed-demo only fills an empty database "
                 "(point PORTAL_DATABASE_URL at a new one)")
-        with console.status("Playing three months of a demo partner…") as status:
-            seeded = play(ledger, until=until, progress=lambda text: status.update(text),
+        # One step a played day (the seed reports each day's usage as it lands).
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                      transient=True) as bar:
+            task = bar.add_task("Playing three months of a demo partner", total=DAYS + 1)
+            seeded = play(ledger, until=until,
+                          progress=lambda text: bar.update(task, advance=1, description=text),
                           partner_id=home_partner_id(settings.partitions))
     except DatabaseNotEmpty as e:
         console.print(f"[red]{e}[/red]")

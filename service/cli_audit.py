@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import typer
@@ -53,7 +53,8 @@ def verify_command() -> None:
         verdict(f"MISMATCH {fault}")
     for mismatch in report.mismatches:
         verdict(f"MISMATCH {mismatch}")
-    verdict(f"{report.events_checked} events, {report.invoices_checked} invoices checked")
+    verdict(f"{report.events_checked} events, {report.invoices_checked} invoices checked, "
+            f"{report.credit_notes_checked} credit notes re-derived")
     if not report.ok:
         verdict("FAILED: the log or the views differ from what was recorded")
         raise typer.Exit(1)
@@ -156,15 +157,25 @@ def export_command(
         pid = None if partner_id is None else str(partner_id)
         out = open_output(output) if output else sys.stdout
         try:
-            if what == "audit":
-                rows = chain.from_iterable(
-                    audit_rows(ledger, partner_id=pid, until_position=position)
-                    for ledger, position in zip(stores, positions, strict=True))
-                count = write(rows, columns=AUDIT_COLUMNS, fmt=fmt, out=out)
-            else:
-                count = write(chain.from_iterable(
-                    invoice_rows(ledger, partner_id=pid, as_of=as_of) for ledger in stores),
-                    columns=INVOICE_COLUMNS, fmt=fmt, out=out)
+            with Progress("[progress.description]{task.description}", BarColumn(),
+                          MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                          transient=True) as bar:
+                total = _audit_total(stores, pid, positions) if what == "audit" else None
+                task = bar.add_task(f"Exporting {what}", total=total)
+
+                def progress(done: int) -> None:
+                    bar.update(task, completed=done)
+
+                if what == "audit":
+                    rows = chain.from_iterable(
+                        audit_rows(ledger, partner_id=pid, until_position=position)
+                        for ledger, position in zip(stores, positions, strict=True))
+                    count = write(rows, columns=AUDIT_COLUMNS, fmt=fmt, out=out,
+                                  progress=progress)
+                else:
+                    count = write(chain.from_iterable(
+                        invoice_rows(ledger, partner_id=pid, as_of=as_of) for ledger in stores),
+                        columns=INVOICE_COLUMNS, fmt=fmt, out=out, progress=progress)
         except BaseException:
             if output:
                 out.close()
@@ -175,6 +186,25 @@ def export_command(
     finally:
         cluster.close()
     console.print(f"exported {count} rows")
+
+
+def _audit_total(stores: list[Ledger], partner_id: str | None,
+                 positions: list[int | None]) -> int:
+    """How many rows the audit export will write: the progress bar's length."""
+    total = 0
+    for ledger, position in zip(stores, positions, strict=True):
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        if partner_id:
+            where.append("partner_id = ?")
+            params.append(partner_id)
+        if position is not None:
+            where.append("position <= ?")
+            params.append(position)
+        with ledger.read_model.reading() as sql:
+            total += int(sql.scalar(f"SELECT COUNT(*) FROM v_audit WHERE {' AND '.join(where)}",
+                                    *params) or 0)
+    return total
 
 
 def _position(ledger: Ledger, as_of: str | None) -> int | None:

@@ -30,17 +30,16 @@ def masked_url(url: str) -> str:
     parsed = urlparse(url)
     if parsed.password is None:
         return url
-    user = parsed.username or ""
-    host = parsed.hostname or ""
-    if ":" in host:  # an IPv6 address goes back between brackets
-        host = f"[{host}]"
-    port = f":{parsed.port}" if parsed.port else ""
-    return urlunparse(parsed._replace(netloc=f"{user}:***@{host}{port}"))
+    # The hosts are kept as written: a multi-host URL (`h1:5432,h2:5432`) has no one port.
+    userinfo, _, hosts = parsed.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunparse(parsed._replace(netloc=f"{user}:***@{hosts}"))
 
 
 def described(settings: Settings) -> str:
     """The database (password masked) and how many partitions beside it."""
     extra = "" if settings.partitions == 1 else \
+        f" and {settings.partitions - 1} more partition URL(s)" if settings.partition_urls else \
         f" and its {settings.partitions - 1} partition sibling(s)"
     return f"{masked_url(settings.database_url)}{extra}"
 

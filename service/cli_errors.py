@@ -6,6 +6,7 @@ check that failed (`ledger verify`)."""
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, ParamSpec, TextIO, TypeVar
@@ -18,6 +19,8 @@ from rich.console import Console
 from aggregates.errors import DomainError
 from service.cli_database import NoLedgerDatabase
 from service.exports import UnableToWrite
+from service.partition_layout import LayoutMismatch
+from service.setting_names import unknown_setting
 from service.settings import Settings
 
 P = ParamSpec("P")
@@ -44,7 +47,7 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (CliError, NoLedgerDatabase, UnableToWrite, DomainError) as error:
+        except (CliError, NoLedgerDatabase, UnableToWrite, DomainError, LayoutMismatch) as error:
             fail(str(error))
 
     return run
@@ -52,7 +55,10 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 def read_settings() -> Settings:
     """The PORTAL_* settings, or a CliError naming each invalid one (without its value,
-    which may hold a password)."""
+    which may hold a password), or naming a `PORTAL_*` variable that is no setting."""
+    unknown = unknown_setting(os.environ)
+    if unknown is not None:
+        raise CliError(unknown)
     try:
         return Settings()
     except ValidationError as error:

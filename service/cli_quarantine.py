@@ -34,7 +34,8 @@ def list_command(
     type, attempts, first seen, error."""
     cluster = build_cluster()
     try:
-        after, shown = 0, 0
+        after: int | None = 0
+        shown = 0
         while True:
             items, after = quarantine.listing(cluster, partition=partition,
                                               status=status.value if status else None,

@@ -98,12 +98,13 @@ def reconcile(ledger: Ledger, *, since: datetime | None = None,
 
     unmatched_charges = []
     for key, charge in taken.items():
-        payment = paid.get(key)
-        if payment is not None and matches(charge, payment):
+        paid_by = paid.get(key)
+        if paid_by is not None and matches(charge, paid_by):
             continue
-        invoice, attempt = attempts.get(key, (None, None))
-        unmatched_charges.append(_charge_json(charge, invoice,
-                                              attempt["status"] if attempt else None))
+        charged, charged_attempt = attempts.get(key, (None, None))
+        unmatched_charges.append(_charge_json(charge, charged,
+                                              charged_attempt["status"] if charged_attempt
+                                              else None))
     unmatched_payments = [
         _payment_json(payment, booked.get(payment.attempt_id or ""))
         for payment in recorded

@@ -31,6 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from eventsourcing.persistence import PersistenceError
 
 from projections import timers as view
 from projections.read_model import ReadModel
@@ -132,9 +133,15 @@ class Scheduler:
         for job in self.jobs:
             store = id(job.read_model)
             if store not in earliest_by_store:
-                earliest_by_store[store] = job.read_model.read(view.earliest)
+                try:
+                    earliest_by_store[store] = job.read_model.read(view.earliest)
+                except PersistenceError as error:  # that partition's jobs wait for it
+                    log.warning("job %s skipped: its store does not answer (%s)",
+                                job.name, error)
+                    earliest_by_store[store] = {}
             due = earliest_by_store[store].get(job.kind)
-            if due is None:
+            # A job added during this walk (a partition taken up again) waits for the next.
+            if due is None or job.name not in cursors:
                 continue
             cursor = cursors[job.name]
             if due <= cursor:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from aggregates.base import Actor
 from service.bootstrap import Ledger
@@ -111,7 +111,7 @@ class _Demo:
                                                  sub_account_id=sub_id), actor=self.admin)
         rate = SUB_ACCOUNTS[sub][1] if sub else 0.0
         self.lines[line.id] = _Line(sub=sub_id, rate=rate)
-        return line.id  # type: ignore[no-any-return]
+        return line.id
 
     def in_sub(self, name: str) -> list[UUID]:
         return [lid for lid, line in self.lines.items() if line.sub == self.subs[name]]
@@ -174,7 +174,8 @@ def seed_demo(ledger: Ledger, *, until: datetime | None = None, seed: int = 2026
     clock.set(start)
     run = ledger.execute
     partner = run(CreatePartner(name="Brightwave Messaging", currency="USD",
-                                billing_anchor_day=1, pricing=PRICING, partner_id=partner_id),
+                                billing_anchor_day=1, pricing=PRICING,
+                                partner_id=partner_id or uuid4()),
                   actor=PLATFORM)
     admin_key, admin_token = run(IssueKey(partner_id=partner.id, role="admin",
                                           name="Demo admin"), actor=PLATFORM)

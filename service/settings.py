@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
-from urllib.parse import unquote, urlparse, urlunparse
+from typing import Annotated, Literal
+from urllib.parse import urlparse, urlunparse
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from service import pg_connect
 
 
 def partition_url(url: str, index: int) -> str:
@@ -21,6 +24,14 @@ def partition_url(url: str, index: int) -> str:
     parsed = urlparse(url)
     database = parsed.path.lstrip("/") or "postgres"
     return urlunparse(parsed._replace(path=f"/{database}_p{index}"))
+
+
+def _checked_url(url: str, setting: str) -> str:
+    if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
+        raise ValueError(f"{setting} must start with sqlite:/// or postgresql://")
+    if not url.startswith("sqlite:"):
+        pg_connect.url_parameters(url)  # a URL libpq cannot read fails here, not at first use
+    return url
 
 
 class Settings(BaseSettings):
@@ -58,6 +69,19 @@ class Settings(BaseSettings):
     # (`<db>_p<i>` on PostgreSQL, `<file>.p<i>.db` on SQLite). Changing the count of a
     # database that holds partners moves them: don't (migrating is not built).
     partitions: int = Field(default=1, ge=1, le=64)
+    # One URL per partition, in partition order, on any servers (whitespace-separated, or
+    # a JSON list): partition i is the i-th. When set, PORTAL_DATABASE_URL and
+    # PORTAL_PARTITIONS may be left out (they are then its first URL and its count).
+    partition_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # PostgreSQL connections (service/pg_connect.py): libpq's connect timeout (seconds), a
+    # check of each pooled connection before use, and server-side prepared statements
+    # (false behind pgBouncer in transaction mode).
+    connect_timeout_seconds: int = Field(default=3, ge=1, le=60)
+    pool_pre_ping: bool = True
+    prepared_statements: bool = True
+    # Serve reads only, from a streaming standby (service/read_only.py): no table creation,
+    # no catch-up, no jobs; commands answer 503 `read_only`.
+    read_only: bool = False
     # The auto-flag policy: a line is flagged when one hour of its usage reaches this many
     # volume-limit hits, or answers fewer than this percent of at least this many new
     # conversations.
@@ -98,9 +122,44 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
-        if not (url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://"))):
-            raise ValueError("PORTAL_DATABASE_URL must start with sqlite:/// or postgresql://")
-        return url
+        return _checked_url(url, "PORTAL_DATABASE_URL")
+
+    @field_validator("partition_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        # A URL may hold commas (several hosts), so the list is whitespace-separated.
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split()
+        return value
+
+    @field_validator("partition_urls")
+    @classmethod
+    def _partition_urls_known(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            _checked_url(url, "PORTAL_PARTITION_URLS")
+        if len({url.startswith("sqlite:") for url in urls}) > 1:
+            raise ValueError("PORTAL_PARTITION_URLS mixes SQLite and PostgreSQL")
+        if len(set(urls)) != len(urls):
+            raise ValueError("PORTAL_PARTITION_URLS names one database twice")
+        return urls
+
+    @model_validator(mode="after")
+    def _one_url_per_partition(self) -> Settings:
+        if not self.partition_urls:
+            return self
+        if "partitions" in self.model_fields_set and self.partitions != len(self.partition_urls):
+            raise ValueError(f"PORTAL_PARTITIONS is {self.partitions} but PORTAL_PARTITION_URLS "
+                             f"names {len(self.partition_urls)} databases")
+        if "database_url" in self.model_fields_set and \
+                self.database_url != self.partition_urls[0]:
+            raise ValueError("PORTAL_DATABASE_URL differs from the first of "
+                             "PORTAL_PARTITION_URLS (leave it out)")
+        if len(self.partition_urls) > 64:
+            raise ValueError("PORTAL_PARTITION_URLS names more than 64 databases")
+        self.partitions = len(self.partition_urls)
+        self.database_url = self.partition_urls[0]
+        return self
 
     @model_validator(mode="after")
     def _gateway_within_lease(self) -> Settings:
@@ -121,7 +180,9 @@ class Settings(BaseSettings):
             raise ValueError(f"partition {index} of {self.partitions}")
         if index == 0:
             return self
-        return self.model_copy(update={"database_url": partition_url(self.database_url, index)})
+        url = self.partition_urls[index] if self.partition_urls else \
+            partition_url(self.database_url, index)
+        return self.model_copy(update={"database_url": url})
 
     def persistence_env(self) -> dict[str, str]:
         """The eventsourcing library's environment for our database."""
@@ -131,15 +192,14 @@ class Settings(BaseSettings):
                 "SQLITE_DBNAME": self.database_url.removeprefix("sqlite:///"),
                 "SQLITE_LOCK_TIMEOUT": "30",
             }
-        url = urlparse(self.database_url)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
-            "POSTGRES_HOST": url.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(url.port or 5432),
-            "POSTGRES_USER": unquote(url.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            **pg_connect.library_env(self.database_url,
+                                     connect_timeout=self.connect_timeout_seconds,
+                                     prepared_statements=self.prepared_statements,
+                                     pre_ping=self.pool_pre_ping,
+                                     create_tables=not self.read_only),
             "POSTGRES_POOL_SIZE": str(self.pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.max_overflow),
+            # How long a request waits for a pooled connection (the library's timeout).
             "POSTGRES_CONNECT_TIMEOUT": "5",
         }

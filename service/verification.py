@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from aggregates.errors import DomainError
 from aggregates.invoice import Invoice
 from aggregates.invoice_draft import draft_invoice
+from aggregates.invoice_numbers import credit_note_number, invoice_number
 from aggregates.line import Line
 from aggregates.line_days import Placement, day_counts
 from aggregates.partner import Partner
@@ -70,6 +72,7 @@ class EventFault:
 class Report:
     events_checked: int = 0
     invoices_checked: int = 0
+    credit_notes_checked: int = 0
     mismatches: list[Mismatch] = field(default_factory=list)
     faults: list[EventFault] = field(default_factory=list)
     chain_break: Break | None = None
@@ -85,6 +88,7 @@ class Report:
             "ok": self.ok,
             "events_checked": self.events_checked,
             "invoices_checked": self.invoices_checked,
+            "credit_notes_checked": self.credit_notes_checked,
             "mismatches": [vars(m) | {"message": str(m)} for m in self.mismatches],
             "events": [{k: v for k, v in vars(f).items() if v is not None}
                        | {"message": str(f)} for f in self.faults],
@@ -97,6 +101,7 @@ class Report:
         """Adds another partition's report to this one (the first chain break stays)."""
         self.events_checked += other.events_checked
         self.invoices_checked += other.invoices_checked
+        self.credit_notes_checked += other.credit_notes_checked
         self.mismatches += other.mismatches
         self.faults += [replace(fault, partition=partition) for fault in other.faults]
         if self.chain_break is None and other.chain_break is not None:
@@ -106,7 +111,7 @@ class Report:
 @dataclass
 class _LogState:
     partners: dict[str, Partner] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
+    names: dict[str | None, str] = field(default_factory=dict)
     lines: dict[str, dict[str, tuple[list[Placement], datetime | None]]] = field(
         default_factory=dict)
     line_partner: dict[str, str] = field(default_factory=dict)
@@ -121,10 +126,10 @@ class _LogState:
     def follow(self, event: Any) -> None:
         match event:
             case Partner.Created():
-                self.partners[str(event.originator_id)] = event.mutate(None)
+                self.partners[str(event.originator_id)] = cast(Partner, event.mutate(None))
             case Partner.Event():
-                self.partners[str(event.originator_id)] = event.mutate(
-                    self.partners[str(event.originator_id)])
+                self.partners[str(event.originator_id)] = cast(Partner, event.mutate(
+                    self.partners[str(event.originator_id)]))
             case SubAccount.Created() | SubAccount.Renamed():
                 self.names[str(event.originator_id)] = event.name
             case Line.Provisioned():
@@ -143,7 +148,7 @@ class _LogState:
                 pid = self.line_partner[line_id]
                 self.lines[pid][line_id] = (self.lines[pid][line_id][0], event.timestamp)
             case Invoice.Issued():
-                self.invoices[str(event.originator_id)] = event.mutate(None)
+                self.invoices[str(event.originator_id)] = cast(Invoice, event.mutate(None))
             case Invoice.Event():
                 event.mutate(self.invoices[str(event.originator_id)])
 
@@ -174,6 +179,63 @@ def _rederive(state: _LogState, issued: Any) -> list[Mismatch]:
     return found
 
 
+def _numbered(state: _LogState, issued: Any) -> list[Mismatch]:
+    """An invoice numbered in the partner's series carries the next number of it (those
+    issued before the series existed carry their old numbers and are left as they are)."""
+    partner = state.partners[str(issued.partner_id)]
+    if not issued.number.startswith(f"{partner.prefix}-"):
+        return []
+    expected = invoice_number(partner.prefix, partner.invoices_numbered + 1)
+    if issued.number == expected:
+        return []
+    return [Mismatch(str(issued.originator_id), issued.number, "log", "number", expected,
+                     issued.number)]
+
+
+def _rederive_credit_note(state: _LogState, event: Any) -> list[Mismatch]:
+    """The credit note again from the invoice and partner as the log had them just
+    before: it was allowed, went where the rules send it, and took the next number."""
+    invoice = state.invoices[str(event.originator_id)]
+    if str(invoice.partner_id) in state.faulty:
+        return []
+    partner = state.partners[str(invoice.partner_id)]
+    where = f"credit note {event.number}"
+
+    def mismatch(name: str, expected: Any, found: Any) -> Mismatch:
+        return Mismatch(str(invoice.id), invoice.number, "log", f"{where} {name}", expected,
+                        found)
+
+    try:
+        amount, _, allocation = invoice.plan_credit_note(
+            amount=event.amount, items=event.items or None, refund=event.refund)
+    except DomainError as refusal:
+        return [mismatch("allowed", "allowed", refusal.detail)]
+    found = [mismatch(name, expected, getattr(event, name))
+             for name, expected in (("amount", amount), *allocation.as_dict().items())
+             if expected != getattr(event, name)]
+    number = credit_note_number(partner.prefix, partner.credit_notes_numbered + 1)
+    if event.number != number:
+        found.append(mismatch("number", number, event.number))
+    return found
+
+
+def _credit_counted(state: _LogState, event: Any) -> list[Mismatch]:
+    """The partner's balance took exactly the part of the credit note that the invoice's
+    note says went to it."""
+    invoice = state.invoices.get(str(event.invoice_id))
+    note = next((n for n in invoice.credit_notes if n["id"] == event.credit_note_id),
+                None) if invoice is not None else None
+    if invoice is None or note is None:
+        return [Mismatch(str(event.invoice_id), "?", "log",
+                         f"credit note {event.credit_note_id}", "issued on its invoice",
+                         "missing")]
+    if note["credit_balance_added"] == event.credit_balance_added:
+        return []
+    return [Mismatch(str(invoice.id), invoice.number, "log",
+                     f"credit note {note['number']} credit_balance_added",
+                     note["credit_balance_added"], event.credit_balance_added)]
+
+
 def _view_mismatches(ledger: Ledger, state: _LogState) -> list[Mismatch]:
     found = []
     with ledger.read_model.reading() as sql:
@@ -195,7 +257,8 @@ def _view_mismatches(ledger: Ledger, state: _LogState) -> list[Mismatch]:
                                   describe(error)))
             continue
         pairs = [(name, getattr(invoice, name), getattr(held, name))
-                 for name in (*FIGURES, "items", "status", "amount_paid", "amount_refunded")]
+                 for name in (*FIGURES, "items", "status", "amount_paid", "amount_refunded",
+                              "credit_notes")]
         pairs += [("v_invoices.amount_due", invoice.amount_due, row["amount_due"]),
                   ("v_invoices.status", invoice.status, row["status"])]
         found += [Mismatch(invoice_id, invoice.number, "view", name, expected, actual)
@@ -259,6 +322,12 @@ def _check_event(ledger: Ledger, state: _LogState, notification: Any,
             # A partner with a faulty event is already named; its terms are unknown.
             if str(event.partner_id) not in state.faulty:
                 report.mismatches += _rederive(state, event)
+                report.mismatches += _numbered(state, event)
+        elif isinstance(event, Invoice.CreditNoteIssued):
+            report.credit_notes_checked += 1
+            report.mismatches += _rederive_credit_note(state, event)
+        elif isinstance(event, Partner.CreditNoteNumbered):
+            report.mismatches += _credit_counted(state, event)
         state.follow(event)
     except Exception as error:  # ... or while it is read as the domain's event
         return f"decodes but does not make sense ({describe(error)})"

@@ -67,12 +67,25 @@ def empty_postgres(url: str) -> None:
             conn.execute(f'DELETE FROM "{table}" WHERE application_name <> \'__migration__\'')
 
 
+def empty_siblings(url: str) -> None:
+    """Empties the partition siblings `<db>_p<i>` an earlier partitioned test left beside
+    `url`: each remembers which partition of how many it was made for, and a test with
+    another count must find a new deployment (service/partition_layout.py)."""
+    name = urlparse(url).path.lstrip("/")
+    with psycopg.connect(_with_db(url, "postgres"), autocommit=True) as conn:
+        siblings = [r[0] for r in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{name}_p%",))]
+    for sibling in siblings:
+        empty_postgres(_with_db(url, sibling))
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
     url: str = request.getfixturevalue("postgres_url")
     empty_postgres(url)
+    empty_siblings(url)
     return url
 
 
@@ -82,7 +95,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "pool_size": 2, "max_overflow": 4, "clock_start": START,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 def start_ledger(database_url: str, **overrides: object) -> Ledger:

@@ -8,14 +8,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from service.api import authentication, docs, idempotency, problems, request_body
+from service.api import (
+    authentication,
+    docs,
+    idempotency,
+    partition_gate,
+    problems,
+    request_body,
+)
 from service.api.routes import (
     alerts,
     analytics,
     billing,
+    credit_notes,
     events,
     keys,
     lines,
+    me,
     operations,
     partners,
     pricing_requests,
@@ -26,8 +35,10 @@ from service.api.routes import (
 )
 from service.api.shared_clock import read_shared_clock
 from service.bootstrap import Ledger
+from service.partition_health import PartitionUnavailable
 from service.partitions import Cluster
 from service.portal import web as portal
+from service.read_only import ReadOnlyMiddleware
 from service.verify_jobs import VerifyJobs
 from service.webhooks.runner import Deliverers
 
@@ -35,14 +46,18 @@ from service.webhooks.runner import Deliverers
 def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> FastAPI:
     """The API over one store (a `Ledger`) or over every partition (a `Cluster`)."""
     cluster = service if isinstance(service, Cluster) else Cluster.of(service)
+    read_only = cluster.settings.read_only
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # A process that stopped between a charge and its record left the attempt open.
-        for ledger in cluster.ledgers:
-            ledger.billing.settle_open_attempts()
-        deliverers = Deliverers(cluster) if run_scheduler else None
-        if run_scheduler:
+        for ledger in cluster.ledgers if not read_only else ():
+            try:
+                ledger.billing.settle_open_attempts()
+            except PartitionUnavailable:  # its guard logged it; the others start
+                continue
+        deliverers = Deliverers(cluster) if run_scheduler and not read_only else None
+        if run_scheduler and not read_only:  # a read-only process (a standby's) writes nothing
             cluster.scheduler.start()
         if deliverers is not None:
             deliverers.start()  # webhooks are delivered where the jobs run
@@ -67,13 +82,18 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     app.state.cluster = cluster
     app.state.verify_jobs = verify_jobs = VerifyJobs(cluster.ledgers, settings=cluster.settings)
     problems.install(app)
-    # The last middleware added runs first: authentication (headers only), then the
-    # body's size, type and JSON checks, then the idempotency claim, then the route.
+    # The last middleware added runs first: the partition gate, authentication (headers
+    # only), then the body's size, type and JSON checks, then the idempotency claim, then
+    # the committed-answer guard, then the route.
+    partition_gate.install_inner(app)  # next to the routes: a committed command's answer
     app.state.idempotency = idempotency.install(app, cluster)
     request_body.install(app)
     authentication.install(app, cluster)
-    for module in (partners, keys, pricing_requests, sub_accounts, lines, billing, operations,
-                   usage, analytics, alerts, reconciliation, events, webhooks):
+    partition_gate.install_outer(app, cluster)  # an unavailable partition's 503
+    if read_only:  # runs first: a command is refused before anything reads or writes
+        app.add_middleware(ReadOnlyMiddleware)
+    for module in (partners, keys, me, pricing_requests, sub_accounts, lines, billing, operations,
+                   usage, analytics, alerts, reconciliation, credit_notes, events, webhooks):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     portal.install(app)

@@ -106,10 +106,10 @@ class IdempotencyRecords:
         self.wall_ms = wall_ms
 
     def _clock(self) -> records.Clock:
-        return records.Clock(now=stored(self.cluster.home.clock.now()), wall_ms=self.wall_ms())
+        return records.Clock(now=stored(self.cluster.clock.now()), wall_ms=self.wall_ms())
 
     def _expiry(self) -> str:
-        return stored(self.cluster.home.clock.now() + self.ttl)
+        return stored(self.cluster.clock.now() + self.ttl)
 
     @property
     def lease_ms(self) -> int:

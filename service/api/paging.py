@@ -47,8 +47,9 @@ class Page:
         return {"data": data, "next_cursor": encode_cursor(last)}
 
 
-def page(limit: Annotated[fields.Limit, Query()] = DEFAULT_LIMIT,
-         cursor: Annotated[fields.Cursor | None, Query()] = None) -> Page:
+async def page(limit: Annotated[fields.Limit, Query()] = DEFAULT_LIMIT,
+               cursor: Annotated[fields.Cursor | None, Query()] = None) -> Page:
+    # async: no I/O here, so no worker-thread hop
     return Page(limit, decode_cursor(cursor))
 
 

@@ -23,6 +23,7 @@ def partner_json(partner: Partner, *, now: datetime) -> dict[str, Any]:
         "name": partner.name,
         "currency": partner.currency,
         "billing_anchor_day": partner.billing_anchor_day,
+        "invoice_prefix": partner.prefix,
         "pricing": partner.pricing_at(now),
         "pending_pricing": next(
             ({"pricing": plan, "effective_from": api_time(effective)}

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Strict, Tag
 
 from aggregates.bounds import MAX_TIERS
+from aggregates.invoice_numbers import PREFIX_PATTERN
 from service.api.fields import (
     AnchorDay,
     Currency,
@@ -98,6 +99,9 @@ class PartnerCreate(Body):
     currency: Currency
     billing_anchor_day: AnchorDay
     pricing: PricingPlan
+    # Unique on the platform; derived from the name when absent (409 when taken).
+    invoice_prefix: Annotated[str, Strict(), Field(pattern=PREFIX_PATTERN,
+                                                   examples=["ACME"])] | None = None
 
 
 # -- keys ----------------------------------------------------------------------------------

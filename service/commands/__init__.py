@@ -3,10 +3,19 @@
 Importing the package registers every handler (each feature module registers its own).
 """
 
-from service.commands import alerts, billing, lines, partners, sub_accounts, usage, webhooks
+from service.commands import (
+    alerts,
+    billing,
+    credit_notes,
+    lines,
+    partners,
+    sub_accounts,
+    usage,
+    webhooks,
+)
 from service.commands.base import Command, CommandRunner, Services, command_types
 from service.commands.execute import execute
 
 __all__ = ["Command", "CommandRunner", "Services", "alerts", "billing", "command_types",
-           "execute", "lines", "partners", "sub_accounts", "usage",
-           "webhooks"]
+           "credit_notes",
+           "execute", "lines", "partners", "sub_accounts", "usage", "webhooks"]

@@ -13,6 +13,7 @@ from aggregates.base import Actor
 from aggregates.invoice import Invoice
 from aggregates.partner import Partner
 from service.commands.base import Command, Services, handles
+from service.commands.credit_notes import credit_invoice
 
 
 @dataclass(frozen=True)
@@ -211,12 +212,16 @@ def resolve_dispute(s: Services, c: ResolveDispute, actor: Actor, now: datetime)
     invoice = s.billing.invoice(c.partner_id, c.invoice_id)
     invoice.resolve_dispute(dispute_id=c.dispute_id, resolution=c.resolution, amount=c.amount,
                             reason=c.reason, actor=actor, at=now)
-    touched: list[Any] = [invoice]
     if c.resolution == "credit" and c.amount:
-        partner = s.app.partner(c.partner_id)
-        partner.grant_credit(amount=c.amount, reason="adjustment", actor=actor, at=now)
-        touched.append(partner)
-    elif c.resolution == "refund" and c.amount:
+        # A credit note on the disputed item: it reduces what is due while the invoice is
+        # unpaid (ending dunning once nothing is), else it goes to the credit balance.
+        index = invoice.disputes[c.dispute_id]["item_index"]
+        credit_invoice(s, invoice=invoice, credit_note_id=uuid4(), amount=c.amount,
+                       items=[{"index": index, "amount": c.amount}], refund=False,
+                       reason=f"dispute: {c.reason}", actor=actor, at=now)
+        return invoice
+    touched: list[Any] = [invoice]
+    if c.resolution == "refund" and c.amount:
         invoice.refund(amount=c.amount, reason=f"dispute: {c.reason}", actor=actor, at=now)
     s.app.save(*touched)
     return invoice

@@ -25,6 +25,7 @@ middleware (service/api/idempotency.py), because what it keeps is the HTTP answe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ from service.commands.base import Command, Services, handler_for
 from service.version_races import backoff, with_retries
 
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 def execute(ledger: Services, command: Command[R], *, actor: Actor,
@@ -45,5 +47,11 @@ def execute(ledger: Services, command: Command[R], *, actor: Actor,
 
     answer: R = attempt(0) if command.outside_effect else with_retries(attempt, wait=wait)
     if command.catches_up:
-        ledger.caught_up()
+        try:
+            ledger.caught_up()
+        except Exception:
+            # The command committed: its answer stands. The views and policies catch up
+            # on the next pass (or were kept current in the insert, with inline views).
+            log.exception("%s was recorded, but catching up after it failed",
+                          type(command).__name__)
     return answer

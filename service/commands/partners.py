@@ -15,6 +15,7 @@ from aggregates.errors import NotFound
 from aggregates.partner import Partner
 from aggregates.pricing_change_request import PricingChangeRequest
 from service.commands.base import Command, Services, handles
+from service.invoice_numbers import claim_prefix
 from service.pricing_requests import PricingRequests
 
 
@@ -26,6 +27,18 @@ class CreatePartner(Command[Partner]):
     pricing: dict[str, Any]
     # Picked before the command so a partitioned deployment records it where it hashes to.
     partner_id: UUID = field(default_factory=uuid4)
+    # None: derived from the name (service/invoice_numbers.py).
+    invoice_prefix: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimInvoicePrefix(Command[str]):
+    """Claims the prefix a new partner's invoices will carry, in the home partition, so
+    that it is unique across partitions; answers it (derived from `name` when None)."""
+
+    partner_id: UUID
+    name: str
+    invoice_prefix: str | None
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,17 @@ class RevokeKey(Command[None]):
 def create_partner(s: Services, c: CreatePartner, actor: Actor, now: datetime) -> Partner:
     return s.app.create_partner(name=c.name, currency=c.currency,
                                 billing_anchor_day=c.billing_anchor_day, pricing=c.pricing,
-                                partner_id=c.partner_id, actor=actor, at=now)
+                                partner_id=c.partner_id, actor=actor, at=now,
+                                invoice_prefix=c.invoice_prefix)
+
+
+@handles(ClaimInvoicePrefix)
+def claim_invoice_prefix(s: Services, c: ClaimInvoicePrefix, actor: Actor,
+                         now: datetime) -> str:
+    prefix, claim = claim_prefix(s.app, partner_id=c.partner_id, name=c.name,
+                                 requested=c.invoice_prefix, actor=actor, at=now)
+    s.app.save(claim)
+    return prefix
 
 
 @handles(ChangePricing)

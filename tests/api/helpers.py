@@ -14,7 +14,7 @@ PROBLEM_JSON = "application/problem+json"
 
 def log_position(client: TestClient) -> int:
     """The notification id of the last event in the log (0 when it is empty)."""
-    return client.app.state.cluster.home.app.recorder.max_notification_id() or 0  # type: ignore[attr-defined]
+    return client.app.state.cluster.home.app.recorder.max_notification_id() or 0
 
 
 def assert_problem(response: Any, status: int, code: str) -> None:
@@ -46,7 +46,7 @@ def walk(client: TestClient, url: str, headers: dict[str, str], *, limit: int,
 
 
 def provision(portal: Portal, **body: Any) -> dict[str, Any]:
-    return portal.ok("POST", "/lines", json=body or None, status=201)  # type: ignore[no-any-return]
+    return portal.ok("POST", "/lines", json=body or None, status=201)
 
 
 def sub_account(portal: Portal, name: str) -> str:
@@ -60,7 +60,7 @@ def finished_verification(client: TestClient, headers: dict[str, str]) -> dict[s
     assert started.status_code == 202, started.text
     job = started.json()
     assert started.headers["location"] == f"/v1/admin/verify/{job['id']}"
-    assert client.app.state.verify_jobs.wait(timeout=120)  # type: ignore[attr-defined]
+    assert client.app.state.verify_jobs.wait(timeout=120)
     polled = client.get(f"/v1/admin/verify/{job['id']}", headers=headers)
     assert polled.status_code == 200, polled.text
     finished: dict[str, Any] = polled.json()

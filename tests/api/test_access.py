@@ -107,13 +107,13 @@ def _issue_partner_key(client: TestClient, partner_id: str, role: str,
     response = client.post(f"/v1/partners/{partner_id}/api-keys", headers=headers,
                            json={"role": role, "name": f"{role} key"})
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def _issue_platform_key(client: TestClient, role: str) -> dict[str, Any]:
     response = client.post("/v1/api-keys", headers=ADMIN, json={"role": role, "name": role})
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def _world(portal: Portal, suffix: str = "") -> dict[str, str]:

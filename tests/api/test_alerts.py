@@ -17,13 +17,13 @@ EXPIRING_DECLINING_CARD = {"brand": "visa", "last4": "0002", "exp_month": 1, "ex
 def move_clock(client: TestClient, now: str) -> list[dict[str, str]]:
     response = client.post("/v1/admin/clock", json={"now": now}, headers=ADMIN)
     assert response.status_code == 200, response.text
-    return response.json()["jobs_run"]  # type: ignore[no-any-return]
+    return response.json()["jobs_run"]
 
 
 def alerts(portal: Portal, role: str = "reporting", **params: Any) -> list[dict[str, Any]]:
     response = portal.get("/alerts", role=role, params=params)
     assert response.status_code == 200, response.text
-    return response.json()["data"]  # type: ignore[no-any-return]
+    return response.json()["data"]
 
 
 def kinds(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -74,7 +74,7 @@ def test_moving_the_clock_raises_each_time_driven_alert_once_and_resolves_ended_
     assert {a["kind"] for a in alerts(portal)} == {"card_expiring", "payment_failed"}
     assert {a["subject_id"] for a in alerts(portal, status="resolved")} >= {flagged, idle}
 
-    ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
+    ledger = portal.client.app.state.cluster.home
     position = log_position(portal.client)
     ledger.alerts.check(ledger.clock.now())
     assert log_position(portal.client) == position

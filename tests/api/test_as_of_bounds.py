@@ -15,7 +15,7 @@ OVERVIEW = "/lines/overview"
 
 
 def _ledger(portal: Portal) -> Ledger:
-    return portal.client.app.state.cluster.home  # type: ignore[attr-defined,no-any-return]
+    return portal.client.app.state.cluster.home
 
 
 def _move_clock(portal: Portal, now: str) -> None:

@@ -108,7 +108,7 @@ def test_dunning_retries_one_three_and_seven_days_after_the_failure(portal: Port
 def test_running_the_cycle_close_twice_issues_one_invoice(portal: Portal) -> None:
     portal.ok("POST", "/lines", json={})
     move_clock(portal, "2026-02-01T06:00:00Z")
-    ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
+    ledger = portal.client.app.state.cluster.home
 
     ledger.billing.close_due_cycles(ledger.clock.now())
     ledger.billing.close_due_cycles(ledger.clock.now())
@@ -154,7 +154,9 @@ def test_refunds_never_exceed_what_was_paid(portal: Portal) -> None:
                        json={"amount": 0, "reason": "x"}).status_code == 422
 
 
-def test_a_dispute_resolved_with_a_credit_raises_the_credit_balance(portal: Portal) -> None:
+def test_a_dispute_resolved_with_a_credit_issues_a_credit_note(portal: Portal) -> None:
+    # The invoice is unpaid (no card): the credit note reduces what is due (issue 15);
+    # before credit notes this credit went to the balance for the next invoice.
     portal.ok("POST", "/lines", json={})
     move_clock(portal, "2026-02-01T06:00:00Z")
     invoice = portal.ok("GET", "/invoices", role="billing")["data"][0]
@@ -166,7 +168,12 @@ def test_a_dispute_resolved_with_a_credit_raises_the_credit_balance(portal: Port
         role="support", json={"resolution": "credit", "amount": 500, "reason": "goodwill"})
 
     assert resolved["disputes"][0]["resolution"] == "credit"
-    assert portal.ok("GET", "/my-status")["credit_balance"] == 500
+    assert resolved["amount_due"] == invoice["amount_due"] - 500
+    [note] = resolved["credit_notes"]
+    assert (note["amount"], note["items"]) == (500, [{"index": 0, "amount": 500}])
+    assert note["applied"] == {"amount_due_reduced": 500, "credit_balance_added": 0,
+                               "refunded": 0}
+    assert portal.ok("GET", "/my-status")["credit_balance"] == 0
     audit = portal.ok("GET", "/audit-trail?event_type=Invoice.DisputeResolved",
                       role="support")["data"]
     assert audit[0]["actor"]["role"] == "support"
@@ -176,7 +183,7 @@ def test_a_dispute_resolved_with_a_credit_raises_the_credit_balance(portal: Port
 def test_bad_billing_input_is_refused_with_problem_json_and_records_nothing(
     portal: Portal,
 ) -> None:
-    ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
+    ledger = portal.client.app.state.cluster.home
     before = ledger.app.recorder.max_notification_id()
     bad = [
         ("/credits", "support", {"amount": -5, "reason": "goodwill"}),

@@ -46,7 +46,7 @@ def _explain_url(portal: Portal, sales: str) -> str:
 def _page(portal: Portal, url: str, **params: Any) -> dict[str, Any]:
     response = portal.get(url, role="billing", params=params)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def test_the_explanation_covers_the_invoice_period_only(portal: Portal) -> None:

@@ -15,7 +15,7 @@ def test_healthz_answers_503_once_the_database_is_unreachable(database_url: str)
     with TestClient(create_app(ledger, run_scheduler=False)) as client:
         healthy = client.get("/healthz")
 
-        ledger.read_model.datastore.close()  # type: ignore[attr-defined]
+        ledger.read_model.datastore.close()
         unhealthy = client.get("/healthz")
 
     assert (healthy.status_code, healthy.json()) == (200, {
@@ -28,7 +28,7 @@ def test_healthz_answers_503_once_the_database_is_unreachable(database_url: str)
 def test_healthz_is_degraded_while_one_partition_does_not_answer(database_url: str) -> None:
     cluster = build_cluster(make_settings(database_url, partitions=2))
     with TestClient(create_app(cluster, run_scheduler=False)) as client:
-        cluster.ledgers[1].read_model.datastore.close()  # type: ignore[attr-defined]
+        cluster.ledgers[1].read_model.datastore.close()
         answer = client.get("/healthz")
 
     assert (answer.status_code, answer.json()) == (200, {

@@ -64,7 +64,7 @@ def _domain_refusal(response: Any) -> bool:
 class Runner:
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
-        self.ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
+        self.ledger = portal.client.app.state.cluster.home
         self.keys = [portal.as_("admin"), portal.as_("support"), portal.as_("platform")]
         self.key_of: dict[str, dict[str, str]] = {}
         self.checks = all_checks()

@@ -40,11 +40,11 @@ def _rows(ledger: Ledger) -> list[dict[str, Any]]:
 
 
 def _home(portal: Portal) -> Ledger:
-    return portal.client.app.state.cluster.home  # type: ignore[attr-defined,no-any-return]
+    return portal.client.app.state.cluster.home
 
 
 def _kept(portal: Portal) -> IdempotencyRecords:
-    return portal.client.app.state.idempotency  # type: ignore[attr-defined,no-any-return]
+    return portal.client.app.state.idempotency
 
 
 CREDIT_BODY = json.dumps(CREDIT).encode()
@@ -255,7 +255,7 @@ def _plant_claim(portal: Portal, key: str, *, lease_ms: int) -> None:
 
 def _support_key_id(portal: Portal) -> str:
     token = portal.as_("support")["Authorization"].split(" ", 1)[1]
-    key = portal.client.app.state.cluster.authenticate(token, first=_home(portal))  # type: ignore[attr-defined]
+    key = portal.client.app.state.cluster.authenticate(token, first=_home(portal))
     return str(key.id)
 
 

@@ -35,7 +35,7 @@ def _partner_routes(app: Any) -> list[tuple[str, str]]:
 def test_every_partner_route_answers_404_to_another_partners_key(portal: Portal) -> None:
     other = make_portal(portal.client, name="Beta Resale")
     ids = _resources(other)
-    ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
+    ledger = portal.client.app.state.cluster.home
     before = ledger.app.recorder.max_notification_id()
     routes = _partner_routes(portal.client.app)
     assert len(routes) > 40

@@ -16,7 +16,7 @@ EMPTY = {"gateway_charges": 0, "recorded_payments": 0, "unmatched_charges": [],
 
 
 def _ledger(portal: Portal) -> Ledger:
-    return portal.client.app.state.cluster.home  # type: ignore[attr-defined,no-any-return]
+    return portal.client.app.state.cluster.home
 
 
 def _past_due(portal: Portal) -> dict[str, Any]:
@@ -41,10 +41,10 @@ def test_a_pay_while_an_attempt_is_open_is_refused_then_answers_the_invoice_it_p
     invoice = _past_due(portal)
     billing = _ledger(portal).billing
     gateway = billing.gateway
-    billing.gateway = AnswerLost(gateway)  # type: ignore[assignment]
+    billing.gateway = AnswerLost(gateway)
 
     lost = portal.post(f"/invoices/{invoice['id']}/pay", role="billing")
-    billing.gateway = NeverAnswering(gateway)  # type: ignore[assignment]
+    billing.gateway = NeverAnswering(gateway)
     in_progress = portal.post(f"/invoices/{invoice['id']}/pay", role="billing")
     billing.gateway = gateway
     settled = portal.post(f"/invoices/{invoice['id']}/pay", role="billing")
@@ -93,7 +93,7 @@ def test_reconciliation_names_a_charge_whose_answer_is_not_recorded_yet(
     invoice = _past_due(portal)
     billing = _ledger(portal).billing
     gateway = billing.gateway
-    billing.gateway = AnswerLost(gateway)  # type: ignore[assignment]
+    billing.gateway = AnswerLost(gateway)
     portal.post(f"/invoices/{invoice['id']}/pay", role="billing")
     billing.gateway = gateway
 

@@ -66,7 +66,7 @@ def _call(portal: Portal, path: str, *, total: int, headers: dict[str, str],
 
     async def main() -> None:
         with anyio.fail_after(60):
-            await portal.client.app(scope, receive, send)  # type: ignore[arg-type]
+            await portal.client.app(scope, receive, send)
 
     anyio.run(main)
     return sent
@@ -221,7 +221,7 @@ def test_routes_outside_the_api_need_no_token(portal: Portal) -> None:
 
 def test_a_request_is_authenticated_once(portal: Portal, monkeypatch: pytest.MonkeyPatch
                                          ) -> None:
-    cluster = portal.client.app.state.cluster  # type: ignore[attr-defined]
+    cluster = portal.client.app.state.cluster
     original = cluster.authenticate
     calls: list[str] = []
 
@@ -241,7 +241,7 @@ def test_a_request_is_authenticated_once(portal: Portal, monkeypatch: pytest.Mon
 def test_a_route_outside_the_api_that_needs_a_caller_authenticates_it(portal: Portal) -> None:
     app = portal.client.app
 
-    @app.get("/extra/whoami")  # type: ignore[attr-defined,untyped-decorator]
+    @app.get("/extra/whoami")
     def whoami(who: PrincipalDep) -> dict[str, str]:
         return {"key_id": who.key_id}
 

@@ -35,7 +35,7 @@ def add_card(portal: Portal, token: str, last4: str) -> dict[str, Any]:
         json={"brand": "visa", "last4": last4, "exp_month": 12, "exp_year": 2030,
               "token": token})
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def _text(value: Any) -> str:
@@ -98,7 +98,7 @@ def test_no_table_answer_trail_history_explanation_or_export_holds_a_secret(
     failing.ok("POST", "/lines", json={}, status=201)
     move_clock(client, "2026-02-01T06:00:00Z")  # both invoices issued and charged
     rebuilt = client.post("/v1/admin/projections/rebuild", headers=ADMIN)
-    ledger: Ledger = client.app.state.cluster.home  # type: ignore[attr-defined]
+    ledger: Ledger = client.app.state.cluster.home
 
     paid = paying.ok("GET", "/invoices", role="billing")["data"][0]
     declined = failing.ok("GET", "/invoices", role="billing")["data"][0]

@@ -15,7 +15,7 @@ DECLINING = {"brand": "visa", "last4": "0002", "exp_month": 12, "exp_year": 2031
 def timers(portal: Portal, **params: Any) -> dict[str, Any]:
     response = portal.client.get("/v1/admin/timers", headers=ADMIN, params=params)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def test_the_clock_answers_the_timers_that_fired_and_lists_the_next_ones(

@@ -187,7 +187,7 @@ def test_a_week_for_fifty_lines_reads_back_as_the_sums_and_a_resend_changes_noth
     assert log_position(portal.client) == position
     assert analytics_answers(portal, sales) == before
 
-    portal.client.app.state.cluster.home.processor.rebuild()  # type: ignore[attr-defined]
+    portal.client.app.state.cluster.home.processor.rebuild()
     assert analytics_answers(portal, sales) == before
 
 
@@ -308,7 +308,7 @@ def test_a_line_over_a_threshold_is_flagged_by_the_policy_and_its_sending_paused
     assert portal.ok("GET", f"/lines/{noisy}")["status"] == "active"
     assert log_position(portal.client) == position + 1
     # A restart that hands the policy the first event again changes nothing either.
-    ledger = portal.client.app.state.cluster.home  # type: ignore[attr-defined]
+    ledger = portal.client.app.state.cluster.home
     day = UsageLedger.id_for(partner_id=UUID(portal.partner_id), day=START.date())
     assert not ledger.usage.auto_flag(usage_ledger_id=day, line_id=UUID(noisy), hour=START,
                                       reason="again", actor=auto_flag.ACTOR)

@@ -41,9 +41,9 @@ class Gate:
 @pytest.fixture
 def gated(client: TestClient) -> Iterator[tuple[VerifyJobs, Gate]]:
     gate = Gate()
-    cluster = client.app.state.cluster  # type: ignore[attr-defined]
+    cluster = client.app.state.cluster
     jobs = VerifyJobs(cluster.ledgers, settings=cluster.settings, run=gate)
-    client.app.state.verify_jobs = jobs  # type: ignore[attr-defined]
+    client.app.state.verify_jobs = jobs
     yield jobs, gate
     gate.release.set()
     jobs.wait(timeout=60)
@@ -52,13 +52,13 @@ def gated(client: TestClient) -> Iterator[tuple[VerifyJobs, Gate]]:
 def _start(client: TestClient) -> dict[str, Any]:
     response = client.get("/v1/admin/verify", headers=ADMIN)
     assert response.status_code == 202, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def _poll(client: TestClient, job_id: str) -> dict[str, Any]:
     response = client.get(f"/v1/admin/verify/{job_id}", headers=ADMIN)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def test_a_verification_runs_as_a_job_and_its_report_passes(portal: Portal) -> None:

@@ -59,11 +59,11 @@ def counted_builds() -> Iterator[list[int]]:
         count[0] += 1
         return original(*args, **kwargs)
 
-    service_as_of.build_replica = counting  # type: ignore[assignment]
+    service_as_of.build_replica = counting
     try:
         yield count
     finally:
-        service_as_of.build_replica = original  # type: ignore[assignment]
+        service_as_of.build_replica = original
 
 
 def series(get: Callable[[int], Any], *, budget_s: float,

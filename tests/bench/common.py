@@ -118,7 +118,7 @@ def latency_figures(label: str, samples: list[float], *, p99_target_ms: float | 
 
 def _table(stats: pstats.Stats, order: str, top: int) -> str:
     out = io.StringIO()
-    stats.stream = out  # type: ignore[attr-defined]
+    stats.stream = out
     stats.sort_stats(order).print_stats(top)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines() if line.strip())
 
@@ -258,7 +258,7 @@ def seed_big_partner(backend: str, ledger: Ledger, *, lines: int, sub_accounts: 
     new lines, assignments from the pool, approved moves, approved deletions and
     unassignments. The clock ends on day 28 at 18:00; views are caught up once at the end."""
     rng = random.Random(seed)
-    app, clock = ledger.app, ledger.clock
+    app, clock = ledger.app, ledger.manual_clock
     t0 = time.perf_counter()
     commands = 0
     partner = app.create_partner(name="Big Resale", currency="USD", billing_anchor_day=1,

@@ -56,7 +56,7 @@ def seed(ledger: Any, *, partners: int, lines: int) -> tuple[list[UUID], int, fl
         commands += 4
     progress(f"  {partners:,} partners created")
     for d in range(SEED_DAYS):
-        ledger.clock.set(PERIOD_START + timedelta(days=d, hours=9))
+        ledger.manual_clock.set(PERIOD_START + timedelta(days=d, hours=9))
         for pid in pids:
             # Line j is provisioned on day j * SEED_DAYS // lines: spread over the days.
             for j in range(lines):
@@ -83,7 +83,7 @@ def _close(ctx: Context, *, partners: int, lines: int,
             ledger.caught_up()
             catch_up_seconds = time.perf_counter() - t0
             events = event_count(ledger)
-            ledger.clock.set(PERIOD_END)
+            ledger.manual_clock.set(PERIOD_END)
             if profiled:
                 text, _ = profile(lambda: ledger.billing.close_due_cycles(PERIOD_END))
                 return {"profile": text}

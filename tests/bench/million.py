@@ -91,7 +91,7 @@ def period_start(now: datetime) -> datetime:
 def seed(ledger: Ledger, url: str, sizes: Sizes, *, seed: int = 11,
          catch_up: bool = True) -> MillionLog:
     rng = random.Random(seed)
-    app, clock = ledger.app, ledger.clock
+    app, clock = ledger.app, ledger.manual_clock
     real_now = datetime.now(UTC).replace(microsecond=0)
     start = period_start(real_now)
     end = real_now - timedelta(minutes=10)

@@ -11,16 +11,23 @@ and 4 partitions (one PostgreSQL, one database per partition), and twice for eac
 - commands alone: what the event stores take (views caught up afterwards, in one go);
 - each command followed by `caught_up()` of its partition, as the API answers.
 
-The 1-partition figure is the baseline measured in the same run. Quick mode runs 1 and 4
-partitions only, 2 s a round.
+The 1-partition figure is the baseline measured in the same run. The 2- and 4-partition
+rounds run again with each partition on a PostgreSQL cluster of its own (local clusters on
+spare ports, made with `pg_createcluster` and dropped afterwards: ops/pg_clusters.py), as
+`PORTAL_PARTITION_URLS` places them on separate servers; on one machine they still share
+its cores and disk, so this shows what one server's own locks and WAL cost, not what more
+machines add. Quick mode runs 1 and 4 partitions only (4 on separate clusters), 2 s a
+round.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
@@ -28,8 +35,10 @@ from uuid import UUID
 import psycopg
 
 from aggregates.line import PAUSED
+from ops.pg_clusters import clusters, tools_missing
 from service.commands.lines import PauseSending, ResumeSending
 from service.partitions import Cluster, build_cluster, partition_of
+from service.settings import Settings, partition_url
 from service.version_races import with_retries
 from tests.bench.common import (
     OPS,
@@ -74,13 +83,20 @@ def _provision(cluster: Cluster, partner_id: UUID) -> list[UUID]:
     return lines
 
 
-def _writer(url: str, partitions: int, partner_id: UUID, lines: list[UUID], catch_up: bool,
+def _settings(urls: list[str], **overrides: Any) -> Settings:
+    """The deployment over one database per partition, in partition order."""
+    return settings_for(urls[0], partition_urls=urls, **overrides)
+
+
+def _writer(urls: list[str], partner_id: UUID, lines: list[UUID], catch_up: bool,
             seconds: float, start: Any, results: Any) -> None:
     """One writer process: commands its partner until the time is up; reports the count."""
-    cluster = build_cluster(settings_for(url, partitions=partitions, pool_size=2,
-                                         max_overflow=2))
     done = -1  # reported when the writer fails, so the round ends at once
+    cluster: Cluster | None = None
     try:
+        # One pooled connection per pool: a writer runs one command at a time, and 4
+        # writers x 4 partitions x 2 pools must fit a shared server's max_connections.
+        cluster = build_cluster(_settings(urls, pool_size=1, max_overflow=2))
         ledger = cluster.for_partner(partner_id)
         paused = {lid: ledger.app.line(partner_id, lid).sending == PAUSED for lid in lines}
         start.wait()
@@ -96,8 +112,11 @@ def _writer(url: str, partitions: int, partner_id: UUID, lines: list[UUID], catc
                 ledger.caught_up()
             done += 1
     finally:
+        if done < 0:
+            start.abort()  # the others (and the round) stop waiting for this writer
         results.put(done)
-        cluster.close()
+        if cluster is not None:
+            cluster.close()
 
 
 class LockSampler:
@@ -134,21 +153,21 @@ class LockSampler:
         return self.waiting / self.active if self.active else 0.0
 
 
-def _round(url: str, partitions: int, partners: dict[UUID, list[UUID]], *, catch_up: bool,
+def _round(urls: list[str], partners: dict[UUID, list[UUID]], *, catch_up: bool,
            seconds: float) -> tuple[float, float]:
     """Commands per second of all writers together, and the share of sampled busy
     backends that were waiting on a lock."""
     spawn = multiprocessing.get_context("spawn")
     start = spawn.Barrier(len(partners) + 1)
     results = spawn.Queue()
-    writers = [spawn.Process(target=_writer, args=(url, partitions, pid, lines, catch_up,
-                                                   seconds, start, results))
+    writers = [spawn.Process(target=_writer, args=(urls, pid, lines, catch_up, seconds, start,
+                                                   results))
                for pid, lines in partners.items()]
     for process in writers:
         process.start()
     start.wait()
     t0 = time.perf_counter()
-    with LockSampler(url) as locks:
+    with LockSampler(urls[0]) as locks:  # partition 0's server
         counts = [results.get(timeout=seconds + 120) for _ in writers]
     if min(counts) < 0:
         raise RuntimeError("a writer process failed (its traceback is above)")
@@ -158,10 +177,27 @@ def _round(url: str, partitions: int, partners: dict[UUID, list[UUID]], *, catch
     return sum(counts) / elapsed, locks.share
 
 
-def _measure(partitions: int, seconds: float,
-             report: Callable[[str], None]) -> dict[str, tuple[float, float]]:
+@contextmanager
+def _same_server(partitions: int) -> Iterator[list[str]]:
+    """One database per partition on the one server: `<db>` and its `<db>_p<i>` siblings."""
     with scratch_postgres(f"partitions{partitions}") as url:
-        cluster = build_cluster(settings_for(url, partitions=partitions))
+        yield [url, *(partition_url(url, index) for index in range(1, partitions))]
+
+
+@contextmanager
+def _own_clusters(partitions: int) -> Iterator[list[str]]:
+    """One database per partition, each on a new local cluster of its own."""
+    with clusters(f"bench{os.getpid()}", partitions) as made:
+        for server in made:
+            server.create_database("ledger")
+        yield [server.url("ledger") for server in made]
+
+
+def _measure(placed: AbstractContextManager[list[str]], seconds: float,
+             report: Callable[[str], None], where: str) -> dict[str, tuple[float, float]]:
+    with placed as urls:
+        partitions = len(urls)
+        cluster = build_cluster(_settings(urls))
         try:
             partners = {pid: _provision(cluster, pid)
                         for pid in _partner_ids(partitions, WRITERS)}
@@ -169,11 +205,10 @@ def _measure(partitions: int, seconds: float,
             cluster.close()
         figures = {}
         for catch_up in (False, True):
-            report(f"partitions: {partitions} partition(s), {WRITERS} writers, "
+            report(f"partitions: {partitions} partition(s) {where}, {WRITERS} writers, "
                    f"{'with' if catch_up else 'without'} catch-up, {seconds:.0f}s")
-            figures[catch_up] = _round(url, partitions, partners, catch_up=catch_up,
-                                       seconds=seconds)
-        check = build_cluster(settings_for(url, partitions=partitions))
+            figures[catch_up] = _round(urls, partners, catch_up=catch_up, seconds=seconds)
+        check = build_cluster(_settings(urls))
         try:
             check.caught_up()  # the commands without catch-up reach the views too
         finally:
@@ -186,7 +221,11 @@ def run(ctx: Context) -> dict[str, Any]:
         return {"figures": [figure("partitions", None, "", note=ctx.postgres_problem)]}
     seconds = 2.0 if ctx.quick else 10.0
     counts = (1, 4) if ctx.quick else PARTITION_COUNTS  # quick: the two ends only
-    rates = {p: _measure(p, seconds, progress) for p in counts}
+    rates = {p: _measure(_same_server(p), seconds, progress, "on one server") for p in counts}
+    missing = tools_missing()
+    apart = {} if missing else {
+        p: _measure(_own_clusters(p), seconds, progress, "on clusters of their own")
+        for p in counts if p > 1}
     figures = []
     for p, rate in rates.items():
         for mode, (value, waiting) in rate.items():
@@ -196,10 +235,23 @@ def run(ctx: Context) -> dict[str, Any]:
                 note=("baseline: one events table" if p == 1 else
                       f"{growth:.2f}× the one-table figure")
                 + f"; {waiting:.0%} of busy database sessions sampled were waiting on a lock"))
+            if p in apart:
+                other, other_waiting = apart[p][mode]
+                figures.append(figure(
+                    f"{p} partitions on {p} clusters: commands/s, {mode}", other, "/s",
+                    note=f"{other / rates[1][mode][0]:.2f}× the one-table figure, "
+                         f"{other / value:.2f}× the same-server figure; "
+                         f"{other_waiting:.0%} of partition 0's busy sessions waited on a lock"))
+    if missing:
+        figures.append(figure("partitions on clusters of their own", None, "",
+                              note=f"not run: {missing}"))
     notes = [
         f"{WRITERS} writer processes, each with its own cluster and its own partner "
         f"({LINES} active lines), line pause/resume for {seconds:.0f} s per round; partners "
         "spread round-robin over the partitions; each partition is its own database on the "
         "one PostgreSQL server, on the same 2 cores as the writers.",
+        "'on N clusters': each partition's database on a local PostgreSQL cluster of its "
+        "own (PORTAL_PARTITION_URLS), made for the round and dropped after; the clusters "
+        "share the machine's 2 cores and disk with each other and the writers.",
     ]
     return {"figures": figures, "notes": notes}

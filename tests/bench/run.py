@@ -31,6 +31,7 @@ from tests.bench import (
     export,
     http_load,
     partitions,
+    ratios,
     rebuild,
     timers,
     upcoming_invoice,
@@ -38,6 +39,7 @@ from tests.bench import (
     view_reads,
     view_reads_long,
     webhooks,
+    wrk_http,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +64,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "export": export,
     "http_load": http_load,
     "webhooks": webhooks,
+    "wrk_http": wrk_http,
 }
 HEADER = """# Benchmarks
 
@@ -203,6 +206,9 @@ def section(*, quick: bool, results: dict[str, dict[str, Any]], info: dict[str, 
             out.append(f"| {title} | {fig['name']} | {_value(fig)} | {_target(fig)} | "
                        f"{_met(fig)} | {note} |")
     out.append("")
+    summary = ratios.table(results)
+    if summary:
+        out += [summary]
     for name, result in results.items():
         notes, profiles = result.get("notes", []), result.get("profiles", {})
         if not notes and not profiles:

@@ -90,7 +90,7 @@ def run(ctx: Context) -> dict[str, Any]:
             for b in range(batches + 1):  # the last one is profiled, not counted
                 hours = [first_hour + timedelta(hours=b * hours_per_batch + h)
                          for h in range(hours_per_batch)]
-                ledger.clock.set(hours[-1] + timedelta(minutes=30))
+                ledger.manual_clock.set(hours[-1] + timedelta(minutes=30))
                 rows = make_rows(rng, line_ids, hours, sums if b < batches else
                                  {"messages_sent": 0, "volume_limit_hits": 0})
 

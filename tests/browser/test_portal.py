@@ -18,6 +18,16 @@ import pytest
 from tests.browser.portal import PortalPage, usd
 from tests.browser.site import PLATFORM, Site
 
+
+def shown_message(alert: dict[str, object]) -> str:
+    data = alert.get("data") or {}
+    assert isinstance(data, dict)
+    if "balance_due" in data and data.get("currency") == "USD":
+        return str(alert["message"]).replace(f"{data['balance_due']} USD",
+                                             usd(int(data["balance_due"])))
+    return str(alert["message"])
+
+
 ATTENTION = ("flagged", "move_requested", "delete_requested")
 STATUSES = ("available", "active", *ATTENTION)
 
@@ -179,7 +189,9 @@ def test_billing_history_opens_an_invoice_and_explains_an_item(
     assert f"{explained['item']['name']}: {usd(explained['item']['amount'])}" in panel
     assert explained["rule"] in panel
     assert len(portal.row_ids("explain-days")) == len(explained["days"])
-    assert portal.column("explain-lines", "line") == [x["line_id"] for x in explained["lines"]]
+    phones = {line["id"]: line["phone_number"] for line in site.all("/lines")}
+    assert portal.column("explain-lines", "line") == [phones[x["line_id"]]
+                                                      for x in explained["lines"]]
     portal.screenshot("invoice")
     portal.page.evaluate("() => document.getElementById('explanation').closest('section')"
                          ".scrollIntoView()")
@@ -207,7 +219,8 @@ def test_alerts_list_the_open_ones_and_all_on_request(portal: PortalPage, site: 
     portal.click_nav("alerts")
 
     assert portal.row_ids("alerts") == [a["key"] for a in open_alerts]
-    assert portal.column("alerts", "message") == [a["message"] for a in open_alerts]
+    # Amounts in a message read as money ("$583.06"), not raw minor units ("58306 USD").
+    assert portal.column("alerts", "message") == [shown_message(a) for a in open_alerts]
     portal.screenshot("alerts")
 
     portal.rerendered(lambda: portal.page.select_option("#filter-alert-status", "all"), "alerts")
@@ -282,10 +295,10 @@ def test_verification_is_refused_clearly_to_a_partner_admin(
     portal.sign_in(site.tokens["admin"])
     portal.click_nav("audit")
 
-    portal.page.click("#verify")
-    portal.page.wait_for_selector('#verify-result[data-state="error"]')
-
-    assert "Only auditor keys may run verification" in portal.page.inner_text("#verify-result")
+    # The button is offered only to keys whose role may verify (GET /v1/me's permissions).
+    assert portal.page.query_selector("#verify") is None
+    assert "Only auditor keys may run verification" in \
+        portal.page.inner_text("#verify-not-allowed")
 
 
 def test_an_as_of_date_shows_the_figures_as_they_stood_then(
@@ -391,7 +404,8 @@ def test_a_billing_key_sees_the_billing_pages_and_no_audit_trail(
 ) -> None:
     portal.sign_in(site.tokens["billing"])
 
-    assert portal.nav() == ["billing", "upcoming", "invoices", "my-status", "alerts"]
+    assert portal.nav() == ["billing", "upcoming", "invoices", "payment-methods", "my-status",
+                          "alerts"]
     assert portal.page.get_attribute("#view", "data-view") == "billing"
 
 

@@ -280,5 +280,5 @@ def test_a_gateway_needs_an_attempt_id_and_a_non_negative_delay() -> None:
     with pytest.raises(ValueError):
         SimulatedGateway(delay=timedelta(seconds=-1))
     with pytest.raises(ValueError):
-        SimulatedGateway().charge(attempt_id="not-an-id", method=card(),  # type: ignore[arg-type]
+        SimulatedGateway().charge(attempt_id="not-an-id", method=card(),
                                   amount=6229, currency="USD", at=ISSUED_AT)

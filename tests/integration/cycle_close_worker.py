@@ -25,7 +25,7 @@ def main(database_url: str, phase: str, partners: int) -> None:
                                           sub_account_id=None, actor=OPS)
         ledger.caught_up()
     else:
-        ledger.clock.set(PERIOD_END)
+        ledger.manual_clock.set(PERIOD_END)
         print("closing", flush=True)
         ledger.billing.close_due_cycles(PERIOD_END)
     ledger.close()

@@ -61,7 +61,7 @@ def test_views_behind_are_left_to_the_catch_up(database_url: str) -> None:
         assert plain.read_model.position() < event_count(plain)  # nothing applied yet
     finally:
         plain.app.close()
-        plain.read_model.datastore.close()  # type: ignore[attr-defined]
+        plain.read_model.datastore.close()
     inline = start_ledger(database_url)  # its start catches up
     try:
         assert inline.read_model.position() == event_count(inline)
@@ -70,7 +70,7 @@ def test_views_behind_are_left_to_the_catch_up(database_url: str) -> None:
             _pause(behind, pid, lines[0])
         finally:
             behind.app.close()
-            behind.read_model.datastore.close()  # type: ignore[attr-defined]
+            behind.read_model.datastore.close()
         before = inline.read_model.position()
         # An event the views have not seen lies before this command's: it is not applied
         # inline (that would skip one); the catch-up applies both, in order.

@@ -46,7 +46,7 @@ def test_concurrent_pays_and_a_dunning_run_charge_the_card_once(
 ) -> None:
     ledger = slow_gateway_ledger
     pid, iid = past_due_invoice(ledger)
-    ledger.clock.set(RETRY_DUE)
+    ledger.manual_clock.set(RETRY_DUE)
     pays = [lambda: ledger.billing.attempt_payment(partner_id=pid, invoice_id=iid,
                                                    actor=BILLING)] * PAYERS
 
@@ -68,7 +68,7 @@ def test_a_declined_card_is_recorded_once_however_many_payers_race(
 ) -> None:
     ledger = slow_gateway_ledger
     pid, iid = past_due_invoice(ledger, fix_card=False)
-    ledger.clock.set(RETRY_DUE)
+    ledger.manual_clock.set(RETRY_DUE)
     pays = [lambda: ledger.billing.attempt_payment(partner_id=pid, invoice_id=iid,
                                                    actor=BILLING)] * PAYERS
 
@@ -88,7 +88,7 @@ def test_an_answer_lost_after_the_charge_is_settled_by_the_next_dunning_run(
 ) -> None:
     pid, iid = past_due_invoice(ledger)
     gateway = ledger.billing.gateway
-    ledger.billing.gateway = AnswerLost(gateway)  # type: ignore[assignment]
+    ledger.billing.gateway = AnswerLost(gateway)
 
     with pytest.raises(PaymentInProgress):
         ledger.billing.attempt_payment(partner_id=pid, invoice_id=iid, actor=BILLING)
@@ -112,7 +112,7 @@ def test_an_answer_lost_after_the_charge_is_settled_on_restart(database_url: str
     first = start_ledger(database_url)
     pid, iid = past_due_invoice(first)
     gateway = first.billing.gateway
-    first.billing.gateway = AnswerLost(gateway)  # type: ignore[assignment]
+    first.billing.gateway = AnswerLost(gateway)
     with pytest.raises(PaymentInProgress):
         first.billing.attempt_payment(partner_id=pid, invoice_id=iid, actor=BILLING)
     first.close()
@@ -133,7 +133,7 @@ def test_an_answer_lost_after_the_charge_is_settled_on_restart(database_url: str
 def test_a_payer_that_meets_a_settled_answer_answers_the_paid_invoice(ledger: Ledger) -> None:
     pid, iid = past_due_invoice(ledger)
     gateway = ledger.billing.gateway
-    ledger.billing.gateway = AnswerLost(gateway)  # type: ignore[assignment]
+    ledger.billing.gateway = AnswerLost(gateway)
     with pytest.raises(PaymentInProgress):
         ledger.billing.attempt_payment(partner_id=pid, invoice_id=iid, actor=BILLING)
     ledger.billing.gateway = gateway
@@ -152,7 +152,7 @@ def test_an_attempt_the_gateway_never_saw_is_abandoned_after_its_lease_and_charg
     try:
         pid, iid = past_due_invoice(ledger)
         gateway = ledger.billing.gateway
-        ledger.billing.gateway = NeverReached(gateway)  # type: ignore[assignment]
+        ledger.billing.gateway = NeverReached(gateway)
         with pytest.raises(PaymentInProgress):
             ledger.billing.attempt_payment(partner_id=pid, invoice_id=iid, actor=BILLING)
         ledger.billing.gateway = gateway

@@ -37,7 +37,7 @@ def test_reconcile_reports_matched_books_and_exits_0(ledger: Ledger, cli: CliRun
 def test_reconcile_names_an_unrecorded_charge_and_exits_1(ledger: Ledger,
                                                           cli: CliRunner) -> None:
     pid, iid = past_due_invoice(ledger)
-    ledger.billing.gateway = AnswerLost(ledger.billing.gateway)  # type: ignore[assignment]
+    ledger.billing.gateway = AnswerLost(ledger.billing.gateway)
     with pytest.raises(PaymentInProgress):
         ledger.billing.attempt_payment(partner_id=pid, invoice_id=iid, actor=BILLING)
 

@@ -20,13 +20,21 @@ COMMANDS_PER_CLIENT = 25
 def test_two_api_processes_and_a_projector_lose_nothing_and_apply_nothing_twice(
     postgres_url: str, tmp_path: Path,
 ) -> None:
-    empty_postgres(postgres_url)
-    start_ledger(postgres_url, clock="system").close()  # tables exist before the race
+    scale_out(postgres_url, postgres_url, tmp_path)
+
+
+def scale_out(direct_url: str, service_url: str, tmp_path: Path,
+              commands_per_client: int = COMMANDS_PER_CLIENT, **settings: str) -> None:
+    """The scale-out run against `service_url` (pgBouncer's, or the database itself), with
+    these extra PORTAL_* settings; checked through `direct_url`."""
+    empty_postgres(direct_url)
+    start_ledger(service_url, clock="system", **settings).close()  # tables exist before the race
     ports = [free_port(), free_port()]
-    api_env = service_env(postgres_url, PORTAL_SCHEDULER="false")
+    extra = {f"PORTAL_{name.upper()}": value for name, value in settings.items()}
+    api_env = service_env(service_url, PORTAL_SCHEDULER="false", **extra)
     processes = [start(["serve", "--port", str(port)], api_env, tmp_path / f"api{port}.log")
                  for port in ports]
-    processes.append(start(["project", "--poll", "0.05"], service_env(postgres_url),
+    processes.append(start(["project", "--poll", "0.05"], service_env(service_url, **extra),
                            tmp_path / "project.log"))
     try:
         for port, process in zip(ports, processes, strict=False):
@@ -45,7 +53,7 @@ def test_two_api_processes_and_a_projector_lose_nothing_and_apply_nothing_twice(
 
         def client(base: str) -> None:
             with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
-                for _ in range(COMMANDS_PER_CLIENT):
+                for _ in range(commands_per_client):
                     line = http.post(f"/v1/partners/{partner}/lines", json={})
                     assert line.status_code == 201, line.text
                     line_id = line.json()["id"]
@@ -69,8 +77,8 @@ def test_two_api_processes_and_a_projector_lose_nothing_and_apply_nothing_twice(
         for process in processes:
             stop(process)
 
-    assert len(acknowledged) == 4 * COMMANDS_PER_CLIENT
-    ledger = start_ledger(postgres_url, clock="system")
+    assert len(acknowledged) == 4 * commands_per_client
+    ledger = start_ledger(direct_url, clock="system")
     ledger.caught_up()
     live = snapshot(ledger)
     assert {row["id"] for row in live["v_lines"]} == set(acknowledged)

@@ -36,8 +36,8 @@ def test_seed_demo_fills_an_empty_database_so_every_view_has_something_to_show(
     result = cli.invoke(app, ["seed-demo"])
 
     assert result.exit_code == 0, result.output
-    pid = re.search(r"partner id: (\S+)", result.output).group(1)  # type: ignore[union-attr]
-    token = re.search(r"admin key token: (\S+)", result.output).group(1)  # type: ignore[union-attr]
+    pid = re.search(r"partner id: (\S+)", result.output).group(1)
+    token = re.search(r"admin key token: (\S+)", result.output).group(1)
     ledger = start_ledger(database_url)
     try:
         with TestClient(create_app(ledger, run_scheduler=False)) as client:

@@ -265,7 +265,7 @@ def test_the_system_clock_runs_what_fell_due_at_its_own_instants(ledger: Ledger)
                                     actor=OPS).id
     ledger.caught_up()
     ledger.scheduler.resume_from(START)
-    ledger.clock.set(START + timedelta(days=40))  # type: ignore[attr-defined]
+    ledger.manual_clock.set(START + timedelta(days=40))
 
     passed = ledger.scheduler.run_due()
 

@@ -14,7 +14,7 @@ def _invoices(ledger: Ledger) -> list[Invoice]:
 
     with ledger.read_model.reading() as sql:
         ids = [r["id"] for r in sql.all("SELECT id FROM v_invoices ORDER BY period_start")]
-        return [aggregate_states.load(sql, Invoice, i) for i in ids]  # type: ignore[misc]
+        return [aggregate_states.load(sql, Invoice, i) for i in ids]
 
 
 def _tamper_with_stored_event(ledger: Ledger, position: int) -> None:

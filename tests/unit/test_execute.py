@@ -111,7 +111,7 @@ def test_a_lost_race_is_run_again_with_the_actor_and_a_fresh_now() -> None:
     service = FakeService()
     command = Conflicting(losses=3)
 
-    answer = execute(service, command, actor=ACTOR, wait=_no_wait)  # type: ignore[arg-type]
+    answer = execute(service, command, actor=ACTOR, wait=_no_wait)
 
     assert answer == "saved after 3"
     assert [actor for actor, _ in command.seen] == [ACTOR] * 4
@@ -124,7 +124,7 @@ def test_a_lost_race_is_run_again_with_the_actor_and_a_fresh_now() -> None:
 def test_the_jittered_wait_follows_each_lost_race() -> None:
     waits: list[int] = []
 
-    execute(FakeService(), Conflicting(losses=2), actor=ACTOR,  # type: ignore[arg-type]
+    execute(FakeService(), Conflicting(losses=2), actor=ACTOR,
             wait=waits.append)
 
     assert waits == [0, 1]
@@ -135,7 +135,7 @@ def test_too_many_lost_races_answer_version_conflict_and_catch_up_nothing() -> N
     command = Conflicting(losses=MAX_ATTEMPTS)
 
     with pytest.raises(VersionConflict):
-        execute(service, command, actor=ACTOR, wait=_no_wait)  # type: ignore[arg-type]
+        execute(service, command, actor=ACTOR, wait=_no_wait)
 
     assert len(command.seen) == MAX_ATTEMPTS
     assert service.catch_ups == 0
@@ -146,7 +146,7 @@ def test_a_command_with_an_outside_effect_is_never_run_twice() -> None:
     command = Charging()
 
     with pytest.raises(IntegrityError):
-        execute(service, command, actor=ACTOR, wait=_no_wait)  # type: ignore[arg-type]
+        execute(service, command, actor=ACTOR, wait=_no_wait)
 
     assert len(command.calls) == 1
     assert service.catch_ups == 0
@@ -155,7 +155,7 @@ def test_a_command_with_an_outside_effect_is_never_run_twice() -> None:
 def test_a_policy_s_command_does_not_start_another_catch_up() -> None:
     service = FakeService()
 
-    assert execute(service, Reacting(), actor=ACTOR) is True  # type: ignore[arg-type]
+    assert execute(service, Reacting(), actor=ACTOR) is True
     assert service.catch_ups == 0
 
 
@@ -163,7 +163,7 @@ def test_a_domain_error_passes_through_unchanged_and_is_not_retried() -> None:
     service = FakeService()
 
     with pytest.raises(InvalidTransition, match="cannot do that now"):
-        execute(service, Refused(), actor=ACTOR, wait=_no_wait)  # type: ignore[arg-type]
+        execute(service, Refused(), actor=ACTOR, wait=_no_wait)
 
     assert service.clock.reads == 1
     assert service.catch_ups == 0
@@ -181,7 +181,7 @@ def test_a_command_without_a_handler_is_refused_before_anything_runs() -> None:
 
     service = FakeService()
     with pytest.raises(TypeError, match="no handler for Unhandled"):
-        execute(service, Unhandled(), actor=ACTOR)  # type: ignore[arg-type]
+        execute(service, Unhandled(), actor=ACTOR)
     assert service.clock.reads == 0
 
 
@@ -202,7 +202,7 @@ def test_every_service_command_is_typed_and_handled_and_none_is_named_by_a_strin
     assert len(kinds) >= 50
     for kind in kinds:
         assert kind in handled, kind.__name__
-        assert dataclasses.is_dataclass(kind) and kind.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        assert dataclasses.is_dataclass(kind) and kind.__dataclass_params__.frozen
         hints = typing.get_type_hints(kind)
         assert "step" not in hints, kind.__name__
         assert all(f.name in hints for f in dataclasses.fields(kind)), kind.__name__
@@ -215,6 +215,6 @@ def test_commands_are_values() -> None:
     assert first == commands.lines.FlagLine(partner_id=UUID(int=1), line_id=line,
                                             reason="spam")
     with pytest.raises(dataclasses.FrozenInstanceError):
-        first.reason = "other"  # type: ignore[misc]
+        first.reason = "other"
     assert commands.billing.PayInvoice.outside_effect
     assert commands.lines.PauseFlaggedLine.catches_up is False

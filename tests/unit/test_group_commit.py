@@ -4,6 +4,7 @@ to one save each, and each caller gets its own answer."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -24,9 +25,9 @@ class Pending:
 
 
 class Store:
-    def __init__(self, *, refuse: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def __init__(self, *, refuse: Iterable[str] = ()) -> None:
         self.calls: list[list[Any]] = []
-        self.refuse = refuse
+        self.refuse = frozenset(refuse)
         self.first_call = threading.Event()
         self.release = threading.Event()
 

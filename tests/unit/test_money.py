@@ -60,7 +60,7 @@ def test_round_half_even_rounds_ties_to_the_even_neighbour(x: Fraction, expected
 
 def test_round_half_even_refuses_floats() -> None:
     with pytest.raises(TypeError):
-        round_half_even(2.5)  # type: ignore[arg-type]
+        round_half_even(2.5)
 
 
 @given(fractions)

@@ -32,7 +32,7 @@ def tiered_pricings(draw: st.DrawFn, mode: str | None = None) -> TieredPricing:
         for up_to, unit in zip([*bounds, None], units, strict=True)
     )
     chosen = mode or draw(st.sampled_from(["graduated", "volume"]))
-    return TieredPricing(mode=chosen, tiers=tiers)  # type: ignore[arg-type]
+    return TieredPricing(mode=chosen, tiers=tiers)
 
 
 pricings: st.SearchStrategy[Pricing] = st.one_of(standard_pricings, tiered_pricings())

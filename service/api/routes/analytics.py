@@ -85,7 +85,7 @@ def messages(bucket: Bucket = "day", since: Since = None, until: Until = None,
     """
     window = _window(ctx, since=since, until=until, sub_account_id=sub_account_id,
                      as_of=as_of)
-    return _read(ctx, view.series, window=window, bucket=bucket,  # type: ignore[no-any-return]
+    return _read(ctx, view.series, window=window, bucket=bucket,
                                       figures=("messages_sent", "messages_received"))
 
 
@@ -102,7 +102,7 @@ def conversations(bucket: Bucket = "day", since: Since = None, until: Until = No
     """
     window = _window(ctx, since=since, until=until, sub_account_id=sub_account_id,
                      as_of=as_of)
-    return _read(ctx,   # type: ignore[no-any-return]
+    return _read(ctx,
         view.series, window=window, bucket=bucket,
         figures=("new_conversations", "responded_conversations", "response_rate"))
 
@@ -118,7 +118,7 @@ def response_rate(since: Since = None, until: Until = None, as_of: AsOf = None,
     `sub_account_id` null and name "Unassigned".
     """
     window = _window(ctx, since=since, until=until, sub_account_id=None, as_of=as_of)
-    return _read(ctx, view.response_rates, window=window)  # type: ignore[no-any-return]
+    return _read(ctx, view.response_rates, window=window)
 
 
 @router.get("/volume-limit-hits")
@@ -134,7 +134,7 @@ def volume_limit_hits(bucket: Bucket = "day", since: Since = None, until: Until 
     """
     window = _window(ctx, since=since, until=until, sub_account_id=sub_account_id,
                      as_of=as_of)
-    return _read(ctx, view.volume_limit_hits, window=window, bucket=bucket)  # type: ignore[no-any-return]
+    return _read(ctx, view.volume_limit_hits, window=window, bucket=bucket)
 
 
 @router.get("/sub-accounts")
@@ -150,4 +150,4 @@ def sub_accounts(since: Since = None, until: Until = None, as_of: AsOf = None,
     `lines` counts the lines that reported usage in the window.
     """
     window = _window(ctx, since=since, until=until, sub_account_id=None, as_of=as_of)
-    return _read(ctx, view.compare_sub_accounts, window=window)  # type: ignore[no-any-return]
+    return _read(ctx, view.compare_sub_accounts, window=window)

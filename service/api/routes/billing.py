@@ -122,19 +122,19 @@ def remove_discount(did: UUID,
 @router.get("/billing/summary")
 def billing_summary(as_of: AsOf = None,
                     ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
-    return _read(ctx, view.billing_summary, as_of, timed=True)  # type: ignore[no-any-return]
+    return _read(ctx, view.billing_summary, as_of, timed=True)
 
 
 @router.get("/billing/upcoming-invoice")
 def upcoming_invoice(as_of: AsOf = None,
                      ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
-    return _read(ctx, view.upcoming_invoice, as_of, timed=True)  # type: ignore[no-any-return]
+    return _read(ctx, view.upcoming_invoice, as_of, timed=True)
 
 
 @router.get("/my-status")
 def my_status(as_of: AsOf = None,
               ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
-    return _read(ctx, view.my_status, as_of, timed=True)  # type: ignore[no-any-return]
+    return _read(ctx, view.my_status, as_of, timed=True)
 
 
 @router.get("/invoices")
@@ -148,7 +148,7 @@ def _stored_invoice(ctx: Context, iid: UUID, as_of: str | None = None) -> Invoic
     invoice = _read(ctx, view.get_invoice, as_of, invoice_id=str(iid))
     if invoice is None:
         raise NotFound(f"no invoice {iid}")
-    return invoice  # type: ignore[no-any-return]
+    return invoice
 
 
 @router.get("/invoices/{iid}")
@@ -173,7 +173,7 @@ def explain_item(iid: UUID, n: Annotated[ItemNumber, Path()], page: PageDep,
     if explanation is None:
         raise NotFound(f"invoice {invoice.number} has no item {n}")
     explanation["next_cursor"] = encode_cursor(explanation.pop("next_position"))
-    return explanation  # type: ignore[no-any-return]
+    return explanation
 
 
 @router.post("/invoices/{iid}/pay")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, status
 from aggregates.errors import NotFound
 from projections import audit
 from projections import lines as view
+from service.api.answers import Line, LinesOverview, answering
 from service.api.auth import Context, partner_access
 from service.api.paging import AsOf, PageDep
 from service.api.representations import line_json
@@ -50,7 +51,7 @@ def _run(ctx: Context, command: LineCommand) -> dict[str, Any]:
     return _answer(ctx, command.line_id)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, **answering(Line))
 def provision(body: LineProvision | None = None,
               ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     body = body or LineProvision()
@@ -72,9 +73,9 @@ def list_(page: PageDep, as_of: AsOf = None, status: Status | None = None,
     return page.answer(rows, last)
 
 
-@router.get("/overview")
+@router.get("/overview", **answering(LinesOverview))
 def overview(as_of: AsOf = None, ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
-    return ctx.views(as_of).read(view.overview, partner_id=str(ctx.partner_id))  # type: ignore[no-any-return]
+    return ctx.views(as_of).read(view.overview, partner_id=str(ctx.partner_id))
 
 
 @router.get("/available-pool")
@@ -108,79 +109,79 @@ def history(lid: UUID, page: PageDep, as_of: AsOf = None,
     return page.answer(rows, last)
 
 
-@router.post("/{lid}/assign")
+@router.post("/{lid}/assign", **answering(Line))
 def assign(lid: UUID, body: LineAssign,
            ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, AssignLine(partner_id=ctx.partner_id, line_id=lid,
                                 sub_account_id=body.sub_account_id))
 
 
-@router.post("/{lid}/unassign")
+@router.post("/{lid}/unassign", **answering(Line))
 def unassign(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, UnassignLine(partner_id=ctx.partner_id, line_id=lid))
 
 
-@router.post("/{lid}/flag")
+@router.post("/{lid}/flag", **answering(Line))
 def flag(lid: UUID, body: Flag, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     return _run(ctx, FlagLine(partner_id=ctx.partner_id, line_id=lid, reason=body.reason))
 
 
-@router.post("/{lid}/unflag")
+@router.post("/{lid}/unflag", **answering(Line))
 def unflag(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     return _run(ctx, UnflagLine(partner_id=ctx.partner_id, line_id=lid))
 
 
-@router.post("/{lid}/pause")
+@router.post("/{lid}/pause", **answering(Line))
 def pause(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, PauseSending(partner_id=ctx.partner_id, line_id=lid))
 
 
-@router.post("/{lid}/resume")
+@router.post("/{lid}/resume", **answering(Line))
 def resume(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, ResumeSending(partner_id=ctx.partner_id, line_id=lid))
 
 
-@router.post("/{lid}/move-request")
+@router.post("/{lid}/move-request", **answering(Line))
 def request_move(lid: UUID, body: LineAssign,
                  ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, RequestLineMove(partner_id=ctx.partner_id, line_id=lid,
                                      sub_account_id=body.sub_account_id))
 
 
-@router.post("/{lid}/move-request/approve")
+@router.post("/{lid}/move-request/approve", **answering(Line))
 def approve_move(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     return _run(ctx, ApproveLineMove(partner_id=ctx.partner_id, line_id=lid))
 
 
-@router.post("/{lid}/move-request/reject")
+@router.post("/{lid}/move-request/reject", **answering(Line))
 def reject_move(lid: UUID, body: Reason | None = None,
                 ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     return _run(ctx, RejectLineMove(partner_id=ctx.partner_id, line_id=lid,
                                     reason=body.reason if body else None))
 
 
-@router.post("/{lid}/move-request/cancel")
+@router.post("/{lid}/move-request/cancel", **answering(Line))
 def cancel_move(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, CancelLineMove(partner_id=ctx.partner_id, line_id=lid))
 
 
-@router.post("/{lid}/delete-request")
+@router.post("/{lid}/delete-request", **answering(Line))
 def request_delete(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, RequestLineDelete(partner_id=ctx.partner_id, line_id=lid))
 
 
-@router.post("/{lid}/delete-request/approve")
+@router.post("/{lid}/delete-request/approve", **answering(Line))
 def approve_delete(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     return _run(ctx, ApproveLineDelete(partner_id=ctx.partner_id, line_id=lid))
 
 
-@router.post("/{lid}/delete-request/reject")
+@router.post("/{lid}/delete-request/reject", **answering(Line))
 def reject_delete(lid: UUID, body: Reason | None = None,
                   ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     return _run(ctx, RejectLineDelete(partner_id=ctx.partner_id, line_id=lid,
                                     reason=body.reason if body else None))
 
 
-@router.post("/{lid}/delete-request/cancel")
+@router.post("/{lid}/delete-request/cancel", **answering(Line))
 def cancel_delete(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, CancelLineDelete(partner_id=ctx.partner_id, line_id=lid))

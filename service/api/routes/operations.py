@@ -77,7 +77,7 @@ def list_timers(page: PageDep,
 
 
 def _verify_jobs(request: Request) -> VerifyJobs:
-    return request.app.state.verify_jobs  # type: ignore[no-any-return]
+    return request.app.state.verify_jobs
 
 
 @router.get("/v1/admin/verify", status_code=202)

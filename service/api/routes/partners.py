@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
+from service.api.answers import IssuedKey, Partner, answering
 from service.api.auth import Context, PlatformContext, partner_access, platform_access
 from service.api.idempotency import withholds
 from service.api.representations import key_json, partner_json
@@ -17,16 +18,17 @@ from service.commands.partners import ChangePricing, CreatePartner, IssueKey, Re
 router = APIRouter(prefix="/v1", tags=["partners and keys"])
 
 
-@router.post("/partners", status_code=status.HTTP_201_CREATED)
+@router.post("/partners", status_code=status.HTTP_201_CREATED, **answering(Partner))
 def create_partner(body: PartnerCreate,
                    ctx: PlatformContext = platform_access("partners.create")) -> dict[str, Any]:
     ledger, partner = ctx.cluster.create_partner(CreatePartner(
         name=body.name, currency=body.currency, billing_anchor_day=body.billing_anchor_day,
-        pricing=body.pricing.plan()), actor=ctx.actor)
+        pricing=body.pricing.plan(), invoice_prefix=body.invoice_prefix), actor=ctx.actor)
     return partner_json(partner, now=ledger.clock.now())
 
 
-@router.post("/api-keys", status_code=status.HTTP_201_CREATED, dependencies=[withholds("token")])
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED, dependencies=[withholds("token")],
+             **answering(IssuedKey))
 def create_platform_key(body: PlatformKeyCreate,
                         ctx: PlatformContext = platform_access("keys.platform")) -> dict[str, Any]:
     key, token = execute(ctx.ledger, IssueKey(partner_id=None, role=body.role, name=body.name),
@@ -34,13 +36,13 @@ def create_platform_key(body: PlatformKeyCreate,
     return key_json(key, token=token)
 
 
-@router.get("/partners/{pid}")
+@router.get("/partners/{pid}", **answering(Partner))
 def get_partner(ctx: Context = partner_access("partners.read")) -> dict[str, Any]:
     ledger = ctx.ledger
     return partner_json(ledger.app.partner(ctx.partner_id), now=ledger.clock.now())
 
 
-@router.put("/partners/{pid}/pricing")
+@router.put("/partners/{pid}/pricing", **answering(Partner))
 def change_pricing(body: PricingChange, ctx: Context = partner_access("pricing.change"),
                    ) -> dict[str, Any]:
     ledger = ctx.ledger
@@ -50,7 +52,7 @@ def change_pricing(body: PricingChange, ctx: Context = partner_access("pricing.c
 
 
 @router.post("/partners/{pid}/api-keys", status_code=status.HTTP_201_CREATED,
-             dependencies=[withholds("token")])
+             dependencies=[withholds("token")], **answering(IssuedKey))
 def create_partner_key(body: PartnerKeyCreate, ctx: Context = partner_access("keys.partner"),
                        ) -> dict[str, Any]:
     key, token = execute(ctx.ledger, IssueKey(partner_id=ctx.partner_id, role=body.role,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 
 from aggregates.errors import NotFound
 from projections import sub_accounts as view
+from service.api.answers import SubAccount, answering
 from service.api.auth import Context, partner_access
 from service.api.paging import AsOf, PageDep
 from service.api.representations import sub_account_json
@@ -43,7 +44,7 @@ def _run(ctx: Context, command: SubAccountCommand) -> dict[str, Any]:
     return _answer(ctx, command.sub_account_id)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, **answering(SubAccount))
 def create(body: SubAccountCreate, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     sub = execute(ctx.ledger, CreateSubAccount(partner_id=ctx.partner_id, name=body.name),
                   actor=ctx.actor)
@@ -69,7 +70,7 @@ def get(sid: UUID, as_of: AsOf = None,
     return row
 
 
-@router.patch("/{sid}")
+@router.patch("/{sid}", **answering(SubAccount))
 def rename(sid: UUID, body: SubAccountCreate,
            ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, RenameSubAccount(partner_id=ctx.partner_id, sub_account_id=sid,
@@ -85,54 +86,54 @@ def start_campaign(sid: UUID, body: CampaignStart,
     return {"campaign_id": str(campaign_id), "sub_account": _answer(ctx, sid)}
 
 
-@router.post("/{sid}/campaigns/{cid}/end")
+@router.post("/{sid}/campaigns/{cid}/end", **answering(SubAccount))
 def end_campaign(sid: UUID, cid: UUID,
                  ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, EndCampaign(partner_id=ctx.partner_id, sub_account_id=sid,
                                  campaign_id=cid))
 
 
-@router.post("/{sid}/merge-request")
+@router.post("/{sid}/merge-request", **answering(SubAccount))
 def request_merge(sid: UUID, body: MergeRequest,
                   ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, RequestMerge(partner_id=ctx.partner_id, sub_account_id=sid,
                                   primary_id=body.primary_id))
 
 
-@router.post("/{sid}/merge-request/approve")
+@router.post("/{sid}/merge-request/approve", **answering(SubAccount))
 def approve_merge(sid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     return _run(ctx, ApproveMerge(partner_id=ctx.partner_id, sub_account_id=sid))
 
 
-@router.post("/{sid}/merge-request/reject")
+@router.post("/{sid}/merge-request/reject", **answering(SubAccount))
 def reject_merge(sid: UUID, body: Reason | None = None,
                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     return _run(ctx, RejectMerge(partner_id=ctx.partner_id, sub_account_id=sid,
                                  reason=body.reason if body else None))
 
 
-@router.post("/{sid}/merge-request/cancel")
+@router.post("/{sid}/merge-request/cancel", **answering(SubAccount))
 def cancel_merge(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, CancelMerge(partner_id=ctx.partner_id, sub_account_id=sid))
 
 
-@router.post("/{sid}/delete-request")
+@router.post("/{sid}/delete-request", **answering(SubAccount))
 def request_delete(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, RequestSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid))
 
 
-@router.post("/{sid}/delete-request/approve")
+@router.post("/{sid}/delete-request/approve", **answering(SubAccount))
 def approve_delete(sid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     return _run(ctx, ApproveSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid))
 
 
-@router.post("/{sid}/delete-request/reject")
+@router.post("/{sid}/delete-request/reject", **answering(SubAccount))
 def reject_delete(sid: UUID, body: Reason | None = None,
                   ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     return _run(ctx, RejectSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid,
                                             reason=body.reason if body else None))
 
 
-@router.post("/{sid}/delete-request/cancel")
+@router.post("/{sid}/delete-request/cancel", **answering(SubAccount))
 def cancel_delete(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     return _run(ctx, CancelSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid))

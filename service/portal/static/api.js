@@ -13,16 +13,20 @@ export class ApiError extends Error {
   }
 }
 
-export async function request(path, params, token) {
+export async function request(path, params, token, { method = "GET", body } = {}) {
   const url = new URL(path, window.location.origin);
   for (const [key, value] of Object.entries(params || {})) {
     if (value !== null && value !== undefined && value !== "") url.searchParams.set(key, value);
   }
   let response;
   try {
+    const headers = { Authorization: `Bearer ${token}`, Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    // A retried POST (a double click, a lost answer) records nothing twice.
+    if (method === "POST") headers["Idempotency-Key"] = crypto.randomUUID();
     response = await fetch(url, {
-      headers: { Authorization: `Bearer ${token}`, Accept: "application/json" },
-      cache: "no-store",
+      method, headers, cache: "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
     throw new ApiError(0, { detail: `the service could not be reached (${e.message})` });
@@ -36,7 +40,7 @@ export async function request(path, params, token) {
     }
     throw new ApiError(response.status, problem);
   }
-  return response.json();
+  return response.status === 204 ? null : response.json();
 }
 
 // A read of the signed-in partner's resource; a 401 mid-session signs out.
@@ -48,6 +52,17 @@ export async function api(path, params) {
     if (e instanceof ApiError && e.status === 401) {
       unauthorized();
     }
+    throw e;
+  }
+}
+
+// A change to the signed-in partner's resource (POST, DELETE); a 401 signs out.
+export async function apiSend(method, path, body) {
+  try {
+    return await request(`/v1/partners/${encodeURIComponent(session.partnerId)}${path}`,
+      null, session.token, { method, body });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) unauthorized();
     throw e;
   }
 }

@@ -9,7 +9,7 @@ import { ApiError, problemText, request } from "./api.js";
 import { $, h, note } from "./dom.js";
 import { PAGES, PROBES } from "./pages/index.js";
 import { asOfParam, hashFor, parseHash, setQuery } from "./router.js";
-import { session, setSession, whenUnauthorized } from "./session.js";
+import { session, setSession, unauthorized, whenUnauthorized } from "./session.js";
 
 const SESSION_KEY = "partnerPortal.session";
 
@@ -48,7 +48,10 @@ function signInMessage(error) {
 }
 
 async function signIn(partnerId, token) {
-  const partner = await request(`/v1/partners/${encodeURIComponent(partnerId)}`, null, token);
+  const [partner, me] = await Promise.all([
+    request(`/v1/partners/${encodeURIComponent(partnerId)}`, null, token),
+    request("/v1/me", null, token),
+  ]);
   const allowed = {};
   await Promise.all(Object.entries(PROBES).map(async ([group, [path, params]]) => {
     try {
@@ -61,6 +64,7 @@ async function signIn(partnerId, token) {
   }));
   saveSession({
     partnerId, token, allowed, partnerName: partner.name, currency: partner.currency,
+    role: me.role, scope: me.scope, permissions: me.permissions,
   });
 }
 
@@ -122,6 +126,7 @@ function renderNav(current) {
 }
 
 let renderSeq = 0;
+let pendingFlash = null;
 
 async function route() {
   if (!session) {
@@ -146,7 +151,7 @@ async function route() {
     window.location.hash = hashFor(pages[0].id, {});
     return;
   }
-  const asOf = asOfParam(query);
+  let asOf = asOfParam(query);
   // `#/<page>/<rest…>` opens the page's detail view (one invoice), when it has one.
   const detail = def.detail && rest.length > 0 ? def.detail : null;
   const viewId = detail ? detail.view : def.id;
@@ -167,9 +172,39 @@ async function route() {
   view.dataset.view = viewId;
   view.dataset.render = String(seq);
   view.dataset.state = "loading";
+  if (asOf) {
+    // A day after the service's today has no record: refused, never shown as a projection.
+    // Today reads up to the service's present moment.
+    let now;
+    try {
+      ({ now } = await request("/v1/me", null, session.token));
+    } catch (e) {
+      if (seq !== renderSeq) return;
+      if (e instanceof ApiError && e.status === 401) { unauthorized(); return; }
+      view.replaceChildren(note(problemText(e), "error"));
+      view.dataset.state = "error";
+      return;
+    }
+    if (seq !== renderSeq) return;
+    const today = now.slice(0, 10);
+    $("as-of").max = today;
+    if (query.get("as_of") > today) {
+      banner.hidden = true;
+      view.replaceChildren(note(`${query.get("as_of")} is after today (${today}, the service's date): nothing is recorded for days still to come. Pick today or an earlier day, or go back to live.`, "error as-of-future"));
+      view.dataset.state = "error";
+      return;
+    }
+    if (query.get("as_of") === today) asOf = now;
+  }
   view.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   const mounted = [];
-  const ctx = { rest, query, asOf, params: asOf ? { as_of: asOf } : {}, onMount: (fn) => mounted.push(fn) };
+  // `reload(flash)` renders the page again after a change, with a one-time message.
+  const flash = pendingFlash;
+  pendingFlash = null;
+  const ctx = {
+    rest, query, asOf, params: asOf ? { as_of: asOf } : {}, onMount: (fn) => mounted.push(fn),
+    flash, reload: (message) => { pendingFlash = message || null; route(); },
+  };
   try {
     const node = await (detail || def).render(ctx);
     if (seq !== renderSeq) return;

@@ -20,11 +20,12 @@ export function h(tag, attrs, ...children) {
 
 export const $ = (id) => document.getElementById(id);
 
+// An exact amount "p/q" in minor units (the charge explanation's rationals): shown rounded
+// like all money, the exact value to four more places on hover.
 export function fractionMoney(text, currency) {
   const [p, q] = String(text).split("/").map(Number);
   const value = q ? p / q : p;
-  return h("span", { title: `${money(value, currency, 4)} (exactly ${text} minor units)` },
-    money(value, currency));
+  return h("span", { title: `exactly ${money(value, currency, 4)}` }, money(value, currency));
 }
 
 export function badge(text, kind) {
@@ -57,8 +58,11 @@ export function table(columns, rows, { id, rowId, rowClass, empty, foot } = {}) 
     foot ? h("tfoot", null, foot) : null);
 }
 
+// A panel scrolls sideways when its table is wider than the window: it takes the keyboard
+// focus so that it can be scrolled without a mouse, and is named by its title.
 export function section(title, ...children) {
-  return h("section", { class: "panel" }, title ? h("h2", null, title) : null, children);
+  return h("section", { class: "panel", tabindex: "0", "aria-label": title || null },
+    title ? h("h2", null, title) : null, children);
 }
 
 export function note(text, kind = "info") {

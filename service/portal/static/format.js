@@ -13,16 +13,34 @@ export function currencyOf(data) {
   return (data && data.currency) || (session && session.currency) || "USD";
 }
 
-// Money arrives as integer minor units; shown as currency with two decimals.
-export function money(minor, currency, digits = 2) {
-  if (minor === null || minor === undefined) return "—";
-  return new Intl.NumberFormat("en-US", {
-    style: "currency", currency: currency || currencyOf(null),
-    minimumFractionDigits: digits, maximumFractionDigits: digits,
-  }).format(Number(minor) / 100);
+// The currency's minor-unit exponent (USD 2, JPY 0, KWD 3), as Intl knows it.
+const EXPONENTS = new Map();
+export function exponentOf(currency) {
+  if (!EXPONENTS.has(currency)) {
+    EXPONENTS.set(currency, new Intl.NumberFormat("en-US", { style: "currency", currency })
+      .resolvedOptions().maximumFractionDigits);
+  }
+  return EXPONENTS.get(currency);
 }
 
-// An exact amount "p/q" in minor units (the charge explanation's rationals): shown to the
+// Money arrives as integer minor units of its currency; shown in major units with the
+// currency's own number of decimals (plus `extra` digits for an exact, unrounded amount).
+export function money(minor, currency, extra = 0) {
+  if (minor === null || minor === undefined) return "—";
+  const cur = currency || currencyOf(null);
+  const exponent = exponentOf(cur);
+  return new Intl.NumberFormat("en-US", {
+    style: "currency", currency: cur,
+    minimumFractionDigits: exponent + extra, maximumFractionDigits: exponent + extra,
+  }).format(Number(minor) / 10 ** exponent);
+}
+
+// A sentence from the service that names a raw amount ("52548 USD is past due") reads
+// with the amount formatted ("$525.48 is past due").
+export function moneyInText(text, amount, currency) {
+  if (amount === null || amount === undefined || !currency) return text;
+  return String(text).replace(`${amount} ${currency}`, money(amount, currency));
+}
 
 export const count = (n) => new Intl.NumberFormat("en-US").format(n);
 export const percent = (rate) => (rate === null || rate === undefined
@@ -35,6 +53,10 @@ export function lastDay(endIso) {
   end.setUTCDate(end.getUTCDate() - 1);
   return end.toISOString().slice(0, 10);
 }
+
+// "Jan 5, 2026" for "2026-01-05" (or a time on that day, UTC).
+const LONG_DAY = new Intl.DateTimeFormat("en-US", { dateStyle: "medium", timeZone: "UTC" });
+export const longDay = (iso) => (iso ? LONG_DAY.format(new Date(`${iso.slice(0, 10)}T00:00:00Z`)) : "—");
 
 // Periods are half-open [start, end): shown as first day – last day.
 export const period = (p) => (p ? `${day(p.start)} – ${lastDay(p.end)}` : "—");

@@ -1,7 +1,7 @@
 // Alerts: the open ones, or the resolved ones, or all.
 import { apiAll } from "../api.js";
 import { badge, cards, figure, h, section, table } from "../dom.js";
-import { count, time } from "../format.js";
+import { count, moneyInText, time } from "../format.js";
 import { setQuery } from "../router.js";
 
 async function renderAlerts(ctx) {
@@ -15,7 +15,7 @@ async function renderAlerts(ctx) {
       h("div", { class: "filters" }, h("label", null, "Show ", select)),
       table([
         { key: "kind", title: "Kind", cell: (a) => badge(a.kind.replaceAll("_", " "), `alert-${a.kind}`) },
-        { key: "message", title: "Message", cell: (a) => a.message },
+        { key: "message", title: "Message", cell: (a) => moneyInText(a.message, (a.data || {}).balance_due, (a.data || {}).currency) },
         { key: "raised", title: "Raised", cell: (a) => time(a.raised_at) },
         { key: "status", title: "Status", cell: (a) => a.status },
         { key: "resolved", title: "Resolved", cell: (a) => (a.resolved_at ? `${time(a.resolved_at)}${a.resolution ? ` (${a.resolution})` : ""}` : "") },

@@ -1,19 +1,24 @@
 // The audit trail in log order, filterable, and the auditor's verification of the log.
-import { api } from "../api.js";
+import { api, apiAll } from "../api.js";
 import { h, section, table } from "../dom.js";
 import { auditColumns } from "../events.js";
 import { setQuery } from "../router.js";
+import { can } from "../session.js";
 import { runVerify } from "../verify.js";
 
 async function renderAudit(ctx) {
   const filters = { event_type: ctx.query.get("event_type") || "", entity_id: ctx.query.get("entity_id") || "" };
   const params = { ...ctx.params, ...filters, limit: 100 };
-  const first = await api("/audit-trail", params);
+  // Lines are named by their phone numbers; a key that may not list lines sees short ids.
+  const [first, lines] = await Promise.all([
+    api("/audit-trail", params), apiAll("/lines", ctx.params).catch(() => []),
+  ]);
+  const phones = Object.fromEntries(lines.filter((l) => l.phone_number).map((l) => [l.id, l.phone_number]));
   const rows = [...first.data];
   let cursor = first.next_cursor;
   const holder = h("div", { id: "audit-holder" });
   const more = h("button", { type: "button", id: "audit-more", class: "secondary", hidden: !cursor }, "Load more");
-  const redraw = () => holder.replaceChildren(table(auditColumns(), rows, { id: "audit", rowId: (e) => String(e.position), empty: "No events." }));
+  const redraw = () => holder.replaceChildren(table(auditColumns(phones), rows, { id: "audit", rowId: (e) => String(e.position), empty: "No events." }));
   more.addEventListener("click", async () => {
     more.disabled = true;
     try {
@@ -34,10 +39,11 @@ async function renderAudit(ctx) {
     h("button", { type: "submit", class: "secondary" }, "Filter"));
   const verifyBox = h("div", { id: "verify-result", dataset: { state: "empty" } });
   return h("div", null,
-    section("Verification",
-      h("p", { class: "muted" }, "Auditors: re-derive every issued invoice from the event log, compare it with what was issued, and check the hash chain over the stored log."),
+    section("Verification", can("verify.run") ? [
+      h("p", { class: "muted" }, "Re-derive every issued invoice from the event log, compare it with what was issued, and check the hash chain over the stored log."),
       h("button", { type: "button", id: "verify", onclick: () => runVerify(verifyBox, null) }, "Verify the log and every invoice"),
-      verifyBox),
+      verifyBox,
+    ] : h("p", { class: "muted", id: "verify-not-allowed" }, "Only auditor keys may run verification; this key may not, so the button is not offered.")),
     section("Events, in log order", apply, holder, more));
 }
 

@@ -1,12 +1,14 @@
 // One invoice (`#/invoices/<id>`): figures, items with their explanation, payments, refunds,
 // disputes and, for auditors, its verification.
-import { api, problemText } from "../api.js";
+import { api, apiAll, problemText } from "../api.js";
 import { badge, cards, figure, fractionMoney, h, note, section, table } from "../dom.js";
 import { auditColumns } from "../events.js";
-import { count, currencyOf, day, label, money, period, pricingText, time } from "../format.js";
+import {
+  count, currencyOf, day, label, lastDay, longDay, money, period, pricingText, time,
+} from "../format.js";
 import { itemsTable } from "../items.js";
 import { link } from "../router.js";
-import { session } from "../session.js";
+import { can } from "../session.js";
 import { runVerify } from "../verify.js";
 
 export async function renderInvoice(ctx) {
@@ -21,8 +23,9 @@ export async function renderInvoice(ctx) {
     panel.replaceChildren(h("p", { class: "muted" }, "Loading the explanation…"));
     try {
       const path = `/invoices/${encodeURIComponent(iid)}/items/${index}/explain`;
-      const x = await api(path, { limit: EXPLAIN_EVENTS });
-      panel.replaceChildren(explanation(x, cur, (cursor) => api(path, { limit: EXPLAIN_EVENTS, cursor })));
+      const [x, lines] = await Promise.all([api(path, { limit: EXPLAIN_EVENTS }), apiAll("/lines")]);
+      const phones = Object.fromEntries(lines.filter((l) => l.phone_number).map((l) => [l.id, l.phone_number]));
+      panel.replaceChildren(explanation(x, cur, phones, (cursor) => api(path, { limit: EXPLAIN_EVENTS, cursor })));
       panel.dataset.item = String(index);
       panel.dataset.state = "ready";
     } catch (e) {
@@ -59,7 +62,7 @@ export async function renderInvoice(ctx) {
       { key: "status", title: "Status", cell: (d) => d.status || "" },
       { key: "reason", title: "Reason", cell: (d) => d.reason || "" },
     ], inv.disputes, { id: "disputes" })) : null,
-    session.allowed.audit ? section("Verification",
+    can("verify.run") ? section("Verification",
       h("p", { class: "muted" }, "Auditors: re-derive this invoice from the event log and compare it cent by cent."),
       h("button", { type: "button", id: "verify-invoice", onclick: () => runVerify(verifyBox, inv) }, "Verify this invoice"),
       verifyBox) : null,
@@ -69,7 +72,17 @@ export async function renderInvoice(ctx) {
 // The explanation pages the period's events; its arithmetic comes whole with each page.
 const EXPLAIN_EVENTS = 100;
 
-function explanation(x, cur, nextPage) {
+// "3 lines × 10 days + 1 line × 4 days": the item's line-days grouped by how many days each
+// line counted.
+function lineDaysInWords(lines) {
+  const byDays = new Map();
+  for (const l of lines) byDays.set(l.line_days, (byDays.get(l.line_days) || 0) + 1);
+  return [...byDays.entries()].sort((a, b) => b[0] - a[0])
+    .map(([days, n]) => `${count(n)} ${n === 1 ? "line" : "lines"} × ${count(days)} ${days === 1 ? "day" : "days"}`)
+    .join(" + ");
+}
+
+function explanation(x, cur, phones, nextPage) {
   const events = [...x.events];
   let cursor = x.next_cursor;
   const holder = h("div", { id: "explain-events-holder" });
@@ -77,7 +90,7 @@ function explanation(x, cur, nextPage) {
   const more = h("button", { type: "button", id: "explain-more", class: "secondary", hidden: !cursor }, "Load more events");
   const redraw = () => {
     heading.replaceChildren(`Events that placed those lines during the period (${count(events.length)} of ${count(x.events_total ?? events.length)})`);
-    holder.replaceChildren(table(auditColumns(), events, { id: "explain-events", empty: "No event." }));
+    holder.replaceChildren(table(auditColumns(phones), events, { id: "explain-events", empty: "No event." }));
   };
   more.addEventListener("click", async () => {
     more.disabled = true;
@@ -94,23 +107,27 @@ function explanation(x, cur, nextPage) {
     }
   });
   redraw();
+  const [p, q] = String(x.exact_amount).split("/").map(Number);
+  const exact = q ? p / q : p;
   return h("div", { class: "explanation" },
     h("h3", null, `${x.item.name}: ${money(x.item.amount, cur)} for ${count(x.item.line_days)} line-days`),
+    x.lines.length ? h("p", { id: "explain-words" },
+      `${lineDaysInWords(x.lines)} = ${count(x.item.line_days)} line-days, from ${longDay(x.period.start)} to ${longDay(lastDay(x.period.end))} (${x.days_in_period} days in the period).`) : null,
     h("p", { class: "rule", dataset: { rule: "" } }, `Rule: ${x.rule}.`),
-    h("p", null, `Period ${period(x.period)} (${x.days_in_period} days); the item's exact amount is ${x.exact_amount} minor units, rounded to ${money(x.item.amount, cur)}.`),
+    h("p", null, `Exactly ${money(exact, cur, 4)}, rounded to ${money(x.item.amount, cur)}.`),
     h("p", null, `Pricing: ${pricingText(x.pricing, cur)}.`),
     table([
-      { key: "day", title: "Day", cell: (d) => d.day },
+      { key: "day", title: "Day", cell: (d) => longDay(d.day) },
       { key: "lines_total", title: "Lines (all)", num: true, cell: (d) => count(d.lines_total) },
       { key: "price", title: "Monthly price of all lines", num: true, cell: (d) => money(d.monthly_price_of_all_lines, cur) },
       { key: "day_amount", title: "Day's cost", num: true, cell: (d) => fractionMoney(d.day_amount, cur) },
-      { key: "line_days", title: "Item's line-days", num: true, cell: (d) => count(d.line_days) },
+      { key: "line_days", title: "Item's lines that day", num: true, cell: (d) => count(d.line_days) },
       { key: "share", title: "Item's share", num: true, cell: (d) => fractionMoney(d.item_share, cur) },
-    ], x.days, { id: "explain-days", empty: "No day contributes to this item." }),
+    ], x.days, { id: "explain-days", rowId: (d) => d.day, empty: "No day contributes to this item." }),
     h("h4", null, "Lines that contributed"),
     table([
-      { key: "line", title: "Line", cell: (l) => l.line_id },
-      { key: "line_days", title: "Line-days", num: true, cell: (l) => count(l.line_days) },
-    ], x.lines, { id: "explain-lines", empty: "No line." }),
+      { key: "line", title: "Line", cell: (l) => h("span", { title: l.line_id }, phones[l.line_id] || l.line_id) },
+      { key: "line_days", title: "Days counted", num: true, cell: (l) => `${count(l.line_days)} ${l.line_days === 1 ? "day" : "days"}` },
+    ], x.lines, { id: "explain-lines", rowId: (l) => l.line_id, empty: "No line." }),
     heading, holder, more);
 }
