@@ -34,9 +34,12 @@ from projections import (
     line_day_counts,
     lines,
     pricing_requests,
+    public_events,
     quarantine,
     sub_accounts,
     timers,
+    webhook_deliveries,
+    webhook_endpoints,
 )
 from projections.quarantine import Held
 from projections.recorded import Entry, Recorded
@@ -45,10 +48,13 @@ from projections.sql import Sql
 VIEWS: tuple[ModuleType, ...] = (
     audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
     api_keys, pricing_requests, timers,
+    webhook_endpoints,
+    public_events,  # last: it reads the rows the views above wrote for the same event
 )
 SERVICE_DDL = (
     *idempotency_records.DDL,
     *timers.SERVICE_DDL,
+    *webhook_deliveries.DDL,
     "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)",
     # When each key was last used (service/key_use.py): bookkeeping, not an event.
     "CREATE TABLE IF NOT EXISTS s_key_use (key_id TEXT PRIMARY KEY, last_used_at TEXT NOT NULL)",

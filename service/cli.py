@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from aggregates.base import Actor
 from aggregates.errors import DomainError
-from service import cli_audit, cli_keys, cli_quarantine, cli_reconcile
+from service import cli_audit, cli_keys, cli_quarantine, cli_reconcile, cli_webhooks
 from service.bootstrap import build
 from service.cli_database import described, open_existing
 from service.cli_errors import CliError, one_line_errors, read_settings
@@ -25,6 +25,7 @@ from service.clock import DATABASE_ERRORS
 from service.commands.partners import IssueKey
 from service.partitions import build_cluster, home_partner_id
 from service.settings import Settings
+from service.webhooks.runner import Deliverers
 
 # Plain click help (rich_markup_mode=None): paragraphs rewrapped to the terminal, one short
 # line per command, flags shown as flags (typer's rich panels print `<bool>` beside every
@@ -125,6 +126,8 @@ def project(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     cluster.scheduler.start()
+    deliverers = Deliverers(cluster)
+    deliverers.start()
     which = f"partition {partition}" if partition is not None else \
         f"{len(cluster.ledgers)} partitions"
     console.print(f"Projecting {described(cluster.settings)} ({which}) every {poll}s",
@@ -139,6 +142,7 @@ def project(
                 logging.getLogger(__name__).error("a catch-up pass failed: %s", error)
             stop.wait(poll)
     finally:
+        deliverers.close()
         cluster.close()
 
 
@@ -221,6 +225,7 @@ cli_audit.register(app)
 cli_quarantine.register(app)
 cli_keys.register(app)
 cli_reconcile.register(app)
+cli_webhooks.register(app)
 
 if __name__ == "__main__":
     app()

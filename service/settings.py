@@ -102,6 +102,22 @@ class Settings(BaseSettings):
     # Wall-clock seconds a payer has to call the gateway once it recorded an attempt, and
     # again for that call to finish; an attempt the gateway never saw is closed after both.
     payment_lease_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    # Webhooks (docs/OPERATIONS.md, "Webhooks"). Plain http, and any private or loopback
+    # address, only when allowed (development and tests); production sends https to public
+    # addresses only.
+    webhook_allow_private: bool = False
+    # Whether this process delivers webhooks (it does wherever the scheduler runs).
+    webhooks: bool = True
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)
+    webhook_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    # Retries: exponential from the base, capped, with jitter; after `give_up_hours` of
+    # failures the endpoint is disabled and an alert raised.
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0, le=3600)
+    webhook_retry_cap_seconds: float = Field(default=6 * 3600.0, gt=0, le=86_400)
+    webhook_give_up_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    # How long a process holds an endpoint's delivery lease without renewing it (it renews
+    # after each delivery); a process that died is taken over after this (wall clock).
+    webhook_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
 
     @field_validator("database_url")
     @classmethod

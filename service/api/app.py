@@ -22,6 +22,7 @@ from service.api.routes import (
     billing,
     credit_notes,
     documents,
+    events,
     keys,
     lines,
     me,
@@ -32,6 +33,7 @@ from service.api.routes import (
     sub_accounts,
     tax,
     usage,
+    webhooks,
 )
 from service.api.shared_clock import read_shared_clock
 from service.bootstrap import Ledger
@@ -40,6 +42,7 @@ from service.partitions import Cluster
 from service.portal import web as portal
 from service.read_only import ReadOnlyMiddleware
 from service.verify_jobs import VerifyJobs
+from service.webhooks.runner import Deliverers
 
 
 def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> FastAPI:
@@ -55,12 +58,17 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
                 ledger.billing.settle_open_attempts()
             except PartitionUnavailable:  # its guard logged it; the others start
                 continue
+        deliverers = Deliverers(cluster) if run_scheduler and not read_only else None
         if run_scheduler and not read_only:  # a read-only process (a standby's) writes nothing
             cluster.scheduler.start()
+        if deliverers is not None:
+            deliverers.start()  # webhooks are delivered where the jobs run
         try:
             yield
         finally:
             cluster.scheduler.shutdown()
+            if deliverers is not None:
+                deliverers.close()
             verify_jobs.close()  # a running verification stops at its next batch
 
     app = FastAPI(
@@ -87,7 +95,8 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     if read_only:  # runs first: a command is refused before anything reads or writes
         app.add_middleware(ReadOnlyMiddleware)
     for module in (partners, keys, me, pricing_requests, sub_accounts, lines, billing, operations,
-                   usage, analytics, alerts, reconciliation, credit_notes, tax, documents):
+                   usage, analytics, alerts, reconciliation, credit_notes, tax, documents,
+                   events, webhooks):
         app.include_router(module.router, responses=problems.RESPONSES)
     docs.install(app)
     portal.install(app)

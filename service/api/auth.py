@@ -57,6 +57,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "alerts.read": ["admin", "operations", "billing", "reporting", "platform:support",
                         "platform:auditor", "platform:admin"],
         "verify.run": ["platform:auditor", "platform:admin"],
+        # The public events feed and webhooks (API.md, "Events and webhooks").
+        "events.read": ["admin", "platform:support", "platform:auditor"],
+        "webhooks.manage": ["admin"],
     }.items()
 }
 

@@ -12,10 +12,11 @@ from service.commands import (
     sub_accounts,
     tax,
     usage,
+    webhooks,
 )
 from service.commands.base import Command, CommandRunner, Services, command_types
 from service.commands.execute import execute
 
 __all__ = ["Command", "CommandRunner", "Services", "alerts", "billing", "command_types",
            "credit_notes",
-           "execute", "lines", "partners", "sub_accounts", "tax", "usage"]
+           "execute", "lines", "partners", "sub_accounts", "tax", "usage", "webhooks"]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 from aggregates.base import Actor
 
 if TYPE_CHECKING:
+    from projections.read_model import ReadModel
     from service.alerts import Alerts
     from service.application import LedgerApplication
     from service.billing import Billing
@@ -57,6 +58,9 @@ class Services(Protocol):
 
     @property
     def clock(self) -> Clock: ...
+
+    @property
+    def read_model(self) -> ReadModel: ...
 
     def caught_up(self) -> None: ...
 

@@ -38,6 +38,7 @@ from tests.bench import (
     usage_ingest,
     view_reads,
     view_reads_long,
+    webhooks,
     wrk_http,
 )
 
@@ -62,6 +63,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "timers": timers,
     "export": export,
     "http_load": http_load,
+    "webhooks": webhooks,
     "wrk_http": wrk_http,
 }
 HEADER = """# Benchmarks

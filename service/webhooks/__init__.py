@@ -1,0 +1,1 @@
+"""Webhooks: endpoint URLs' safety, signing, and the delivery runner."""
