@@ -180,7 +180,7 @@ _PAYLOADS: dict[str, Callable[[Sql, str, Any], dict[str, Any]]] = {
 
 def payload(sql: Sql, partner_id: str, public_type: str, event: Any) -> dict[str, Any]:
     data = _PAYLOADS[public_type.split(".")[0]](sql, partner_id, event)
-    return without_secrets(data)  # type: ignore[no-any-return]
+    return without_secrets(data)
 
 
 def _past_due_first(sql: Sql, event: Any) -> bool:
