@@ -41,12 +41,12 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy
 
 bench: $(DEV_STAMP)
-	$(BIN)/python -m tests.bench.run $(if $(QUICK),--quick,)
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 
 # Three local PostgreSQL clusters, a standby and pgBouncer; one cluster stopped under load
 # (docs/OPERATIONS.md, "The proof on one machine"). Needs root; drops what it made.
 cluster-demo: $(DEV_STAMP)
-	$(BIN)/python -m ops.cluster_demo
+	$(BIN)/python -m service.ops.cluster_demo
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -247,7 +247,7 @@ class Partner(LedgerAggregate):
                pricing: dict[str, Any], actor: Actor, at: datetime,
                invoice_prefix: str | None = None) -> Partner:
         """`invoice_prefix` None: the one derived from the id (tests' set-ups; the
-        service claims a unique one first, service/invoice_numbers.py)."""
+        service claims a unique one first, service/commands/invoice_numbers.py)."""
         return cls._start(
             cls.Created, id=id, actor=actor, at=at, name=clean_name(name),
             currency=validate_currency(currency),

@@ -27,7 +27,7 @@ REACTS_TO = (UsageLedger.UsageRecorded, UsageLedger.UsageCorrected)
 
 def react(event: Any, flag: Callable[..., object], thresholds: FlagThresholds) -> None:
     """`flag(usage_ledger_id=, line_id=, hour=, reason=)` runs the flag command as this
-    policy; the composition root binds it (service/bootstrap.py), so the policy decides
+    policy; the composition root binds it (service/runtime/bootstrap.py), so the policy decides
     what to do without depending on the service layer."""
     if not isinstance(event, REACTS_TO):
         return

@@ -19,7 +19,7 @@ REACTS_TO = (Line.Flagged,)
 
 def react(event: Any, pause: Callable[..., object]) -> None:
     """`pause(line_id=, flag_version=)` runs the pause command as this policy; the
-    composition root binds it (service/bootstrap.py), so the policy decides what to do
+    composition root binds it (service/runtime/bootstrap.py), so the policy decides what to do
     without depending on the service layer."""
     if isinstance(event, REACTS_TO):
         pause(line_id=event.originator_id, flag_version=event.originator_version)

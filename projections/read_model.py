@@ -56,7 +56,7 @@ SERVICE_DDL = (
     *timers.SERVICE_DDL,
     *webhook_deliveries.DDL,
     "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)",
-    # When each key was last used (service/key_use.py): bookkeeping, not an event.
+    # When each key was last used (service/api/key_use.py): bookkeeping, not an event.
     "CREATE TABLE IF NOT EXISTS s_key_use (key_id TEXT PRIMARY KEY, last_used_at TEXT NOT NULL)",
 )
 T = TypeVar("T")

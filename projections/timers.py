@@ -1,6 +1,6 @@
 """Timers view: when each future action a partner's events imply falls due.
 
-The scheduler (service/scheduler.py) pops these in time order instead of walking every
+The scheduler (service/runtime/scheduler.py) pops these in time order instead of walking every
 cron firing, so moving time costs the work that falls due, not the time skipped. Each row
 is a (kind, partner, subject) with the instant its job must run for it, already rounded up
 to that job's firing (midnight for cycle close and alerts, the hour for dunning), and is

@@ -17,8 +17,8 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 import pytest
 
-from service.bootstrap import Ledger, build
-from service.settings import Settings
+from service.runtime.bootstrap import Ledger, build
+from service.runtime.settings import Settings
 
 DEFAULT_PG = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -70,7 +70,7 @@ def empty_postgres(url: str) -> None:
 def empty_siblings(url: str) -> None:
     """Empties the partition siblings `<db>_p<i>` an earlier partitioned test left beside
     `url`: each remembers which partition of how many it was made for, and a test with
-    another count must find a new deployment (service/partition_layout.py)."""
+    another count must find a new deployment (service/runtime/partition_layout.py)."""
     name = urlparse(url).path.lstrip("/")
     with psycopg.connect(_with_db(url, "postgres"), autocommit=True) as conn:
         siblings = [r[0] for r in conn.execute(

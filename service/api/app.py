@@ -36,12 +36,12 @@ from service.api.routes import (
     webhooks,
 )
 from service.api.shared_clock import read_shared_clock
-from service.bootstrap import Ledger
-from service.partition_health import PartitionUnavailable
-from service.partitions import Cluster
+from service.ops.verify_jobs import VerifyJobs
 from service.portal import web as portal
-from service.read_only import ReadOnlyMiddleware
-from service.verify_jobs import VerifyJobs
+from service.runtime.bootstrap import Ledger
+from service.runtime.partition_health import PartitionUnavailable
+from service.runtime.partitions import Cluster
+from service.runtime.read_only import ReadOnlyMiddleware
 from service.webhooks.runner import Deliverers
 
 

@@ -18,9 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from aggregates.base import PARTNER, PLATFORM, Actor
 from aggregates.errors import NotFound
 from service.api.problems import ApiProblem
-from service.as_of import ViewSource, view_source
-from service.bootstrap import Ledger
-from service.partitions import Cluster
+from service.runtime.as_of import ViewSource, view_source
+from service.runtime.bootstrap import Ledger
+from service.runtime.partitions import Cluster
 
 BOOTSTRAP_ADMIN_ID = "platform-admin"
 # The request scope's slot for the caller, filled once per request by the authentication

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.auth import PRINCIPAL, authenticate, partition_of_path
 from service.api.edge_errors import answer_exception
-from service.partitions import Cluster
+from service.runtime.partitions import Cluster
 
 API_PREFIX = "/v1/"
 

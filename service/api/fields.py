@@ -37,7 +37,7 @@ from aggregates.text import MAX_NAME_LENGTH, MAX_REASON_LENGTH, TEXT_PATTERN, cl
 
 MAX_LIMIT = 500  # items in one page of a list
 MAX_ITEM_INDEX = 100_000  # items of one invoice
-MAX_PARTITIONS = 64  # PORTAL_PARTITIONS' bound (service/settings.py)
+MAX_PARTITIONS = 64  # PORTAL_PARTITIONS' bound (service/runtime/settings.py)
 
 # -- whole numbers: JSON integers, never a bool, a string or a float ----------------------
 

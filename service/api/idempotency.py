@@ -53,8 +53,8 @@ from service.api.auth import PRINCIPAL, Principal, partition_of_path
 from service.api.edge_errors import answer_exception
 from service.api.problems import problem
 from service.api.request_body import replaying
-from service.bootstrap import Ledger
-from service.partitions import Cluster
+from service.runtime.bootstrap import Ledger
+from service.runtime.partitions import Cluster
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from service.api.app import create_app
-from service.partitions import build_cluster
-from service.settings import Settings
+from service.runtime.partitions import build_cluster
+from service.runtime.settings import Settings
 
 
 def app_from_environment() -> FastAPI:

@@ -5,7 +5,7 @@
   worker thread; and at most half of the worker threads serve one partition at a time
   (more wait on the event loop, not in a thread), so a partition whose server hangs
   can never take the threads that the other partners need. It also opens the request's
-  commit log (service/committed.py).
+  commit log (service/commands/committed.py).
 * `CommittedAnswerMiddleware` runs last, next to the routes: a failure after the request
   committed (the read-back, the catch-up, a database that went away after the commit)
   answers 202 with the recorded aggregate's id and a `Location` to read it, never a 5xx
@@ -27,9 +27,9 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.problems import problem
-from service.committed import CURRENT, CommitLog
-from service.partition_health import PartitionGuard, PartitionUnavailable
-from service.partitions import Cluster, partition_of
+from service.commands.committed import CURRENT, CommitLog
+from service.runtime.partition_health import PartitionGuard, PartitionUnavailable
+from service.runtime.partitions import Cluster, partition_of
 
 log = logging.getLogger(__name__)
 

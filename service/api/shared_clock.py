@@ -1,5 +1,5 @@
 """Every request reads the manual clock as the database holds it, so that all API workers
-answer one time (service/clock.py). With the system clock this costs nothing."""
+answer one time (service/runtime/clock.py). With the system clock this costs nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from service.clock import DATABASE_ERRORS, Clock
+from service.runtime.clock import DATABASE_ERRORS, Clock
 
 log = logging.getLogger(__name__)
 

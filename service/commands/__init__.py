@@ -1,4 +1,7 @@
-"""Commands: named, typed values, each with one handler, all run by `execute`.
+"""The write side. Commands are named, typed values, each with one handler, all run by
+`execute`; the handlers work through the eventsourcing application (application.py) and the
+services it is composed with: billing operations (payments as intent then effect), alert
+checks, usage ingest, invoice numbers, phone numbers, group commit and lost-race retries.
 
 Importing the package registers every handler (each feature module registers its own).
 """

@@ -6,7 +6,7 @@ run it:
 
 - `outside_effect`: the handler makes an effect outside the ledger (a card charge), so it
   must never run twice; `execute` runs it once and the handler retries only its own
-  recording steps (service/billing.py).
+  recording steps (service/commands/billing_operations.py).
 - `catches_up`: after the save, `execute` brings views and policies up to the end of the
   log (read-your-writes). A policy's command runs *inside* that catch-up, so it must not
   start another.
@@ -23,11 +23,11 @@ from aggregates.base import Actor
 
 if TYPE_CHECKING:
     from projections.read_model import ReadModel
-    from service.alerts import Alerts
-    from service.application import LedgerApplication
-    from service.billing import Billing
-    from service.clock import Clock
-    from service.usage import Usage
+    from service.commands.alert_checks import Alerts
+    from service.commands.application import LedgerApplication
+    from service.commands.billing_operations import Billing
+    from service.commands.usage_ingest import Usage
+    from service.runtime.clock import Clock
 
 R = TypeVar("R", covariant=True)
 C = TypeVar("C", bound="Command[Any]")
@@ -42,7 +42,7 @@ class Command(Generic[R]):
 
 
 class Services(Protocol):
-    """What a handler works with: the running service (`service.bootstrap.Ledger`)."""
+    """What a handler works with: the running service (`service.runtime.bootstrap.Ledger`)."""
 
     @property
     def app(self) -> LedgerApplication: ...

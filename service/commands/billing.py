@@ -66,7 +66,8 @@ class RemoveDiscount(Command[Partner]):
 @dataclass(frozen=True)
 class PayInvoice(Command[Invoice]):
     """Charges the balance due on the default card, once: intent, then effect
-    (service/billing.py). Never run twice: its handler retries only its recording steps."""
+    (service/commands/billing_operations.py). Never run twice: its handler retries only its
+    recording steps."""
 
     outside_effect = True
     partner_id: UUID

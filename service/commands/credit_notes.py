@@ -12,7 +12,7 @@ from aggregates.base import Actor
 from aggregates.credit_note import Allocation
 from aggregates.invoice import Invoice
 from service.commands.base import Command, Services, handles
-from service.invoice_numbers import claim_credit_note_number
+from service.commands.invoice_numbers import claim_credit_note_number
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@
 - load–decide–save: the handler loads the aggregates, lets them decide, and saves
   everything it touched in one transaction;
 - lost version races: an attempt whose save loses a race (`IntegrityError`) is run again
-  on fresh state after a jittered wait (service/version_races.py), and answers
+  on fresh state after a jittered wait (service/commands/version_races.py), and answers
   `version_conflict` after too many. A command with an outside effect (`outside_effect`,
   e.g. `PayInvoice`) is never run twice: its handler retries only its recording steps;
 - read-your-writes: after the save, views and policies are brought up to the end of the
@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from aggregates.base import Actor
 from service.commands.base import Command, Services, handler_for
-from service.version_races import backoff, with_retries
+from service.commands.version_races import backoff, with_retries
 
 R = TypeVar("R")
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from aggregates.base import Actor, LedgerAggregate
 from aggregates.errors import InvalidTransition
 from aggregates.line import Line
 from aggregates.sub_account import ACTIVE
-from service.application import PHONE
+from service.commands.application import PHONE
 from service.commands.base import Command, Services, handles
 
 

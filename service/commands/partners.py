@@ -15,8 +15,8 @@ from aggregates.errors import NotFound
 from aggregates.partner import Partner
 from aggregates.pricing_change_request import PricingChangeRequest
 from service.commands.base import Command, Services, handles
-from service.invoice_numbers import claim_prefix
-from service.pricing_requests import PricingRequests
+from service.commands.invoice_numbers import claim_prefix
+from service.commands.pricing_request_flow import PricingRequests
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class CreatePartner(Command[Partner]):
     pricing: dict[str, Any]
     # Picked before the command so a partitioned deployment records it where it hashes to.
     partner_id: UUID = field(default_factory=uuid4)
-    # None: derived from the name (service/invoice_numbers.py).
+    # None: derived from the name (service/commands/invoice_numbers.py).
     invoice_prefix: str | None = None
 
 

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.errors import DuplicateName, InvalidTransition
 from aggregates.sub_account import SubAccount, normalise_name
-from service.application import NAME
+from service.commands.application import NAME
 from service.commands.base import Command, Services, handles
 
 

@@ -15,7 +15,8 @@ from service.commands.base import Command, Services, handles
 
 @dataclass(frozen=True)
 class IngestUsage(Command[Recording]):
-    """Records a batch of per-line, per-hour rows, all or nothing (service/usage.py)."""
+    """Records a batch of per-line, per-hour rows, all or nothing
+    (service/commands/usage_ingest.py)."""
 
     partner_id: UUID
     rows: Sequence[Mapping[str, Any]]

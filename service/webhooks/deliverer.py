@@ -49,7 +49,7 @@ from service.commands.webhooks import DisableWebhookEndpoint
 from service.webhooks.safety import AddressRefused, resolve
 
 if TYPE_CHECKING:
-    from service.bootstrap import Ledger
+    from service.runtime.bootstrap import Ledger
 
 log = logging.getLogger(__name__)
 ACTOR = policy_actor("webhooks")

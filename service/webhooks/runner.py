@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from service.webhooks.deliverer import Deliverer
 
 if TYPE_CHECKING:
-    from service.partitions import Cluster
+    from service.runtime.partitions import Cluster
 
 
 class Deliverers:

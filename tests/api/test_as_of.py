@@ -9,7 +9,7 @@ import pytest
 
 from projections import as_of
 from projections.times import api_time
-from service.bootstrap import Ledger
+from service.runtime.bootstrap import Ledger
 from tests.api.conftest import create_partner, platform_key
 from tests.integration.history import months_of_history
 

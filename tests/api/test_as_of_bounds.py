@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.replica_cache import ReplicaCache
-from service.bootstrap import Ledger
+from service.runtime.bootstrap import Ledger
 from tests.api.conftest import ADMIN, Portal, make_portal
 from tests.api.helpers import assert_problem, log_position, provision, sub_account
 

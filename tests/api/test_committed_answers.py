@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from service.application import LedgerApplication
-from service.bootstrap import Ledger
-from service.committed import CURRENT
+from service.commands.application import LedgerApplication
+from service.commands.committed import CURRENT
+from service.runtime.bootstrap import Ledger
 from tests.api.conftest import Portal
 
 

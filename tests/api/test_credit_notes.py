@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.verification import verify
+from service.ops.verification import verify
 from tests.api.conftest import ADMIN, STANDARD, Portal, make_portal
 from tests.api.test_billing_flow import DECLINING_CARD, GOOD_CARD, move_clock
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from service.api.app import create_app
-from service.partitions import build_cluster
+from service.runtime.partitions import build_cluster
 from tests.conftest import make_settings, start_ledger
 
 

@@ -23,9 +23,9 @@ from projections import idempotency_records as records
 from service.api.app import create_app
 from service.api.idempotency import IdempotencyRecords, request_digest
 from service.api.routes import billing as billing_routes
-from service.bootstrap import Ledger
-from service.partitions import Cluster, build_cluster, partition_of
-from service.settings import partition_url
+from service.runtime.bootstrap import Ledger
+from service.runtime.partitions import Cluster, build_cluster, partition_of
+from service.runtime.settings import partition_url
 from tests.api.conftest import ADMIN, Portal, bearer, create_partner, partner_key
 from tests.api.helpers import assert_problem, log_position
 from tests.conftest import empty_postgres, make_settings

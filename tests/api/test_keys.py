@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from service.api.app import create_app
-from service.cli import app as cli
+from service.ops.cli import app as cli
 from tests.api.conftest import ADMIN, Portal, bearer, make_portal
 from tests.api.helpers import assert_problem, log_position, walk
 from tests.conftest import ADMIN_TOKEN, start_ledger

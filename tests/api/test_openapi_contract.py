@@ -21,7 +21,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from service.api.app import create_app
-from service.bootstrap import Ledger
+from service.runtime.bootstrap import Ledger
 from tests.conftest import ADMIN_TOKEN, start_ledger
 
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"

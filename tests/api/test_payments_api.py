@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.bootstrap import Ledger
+from service.runtime.bootstrap import Ledger
 from tests.api.conftest import Portal
 from tests.api.test_billing_flow import DECLINING_CARD, GOOD_CARD, move_clock
 from tests.integration.payments import AnswerLost

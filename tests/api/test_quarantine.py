@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from projections import sub_accounts
 from service.api.app import create_app
-from service.partitions import build_cluster, partition_of
+from service.runtime.partitions import build_cluster, partition_of
 from tests.api.conftest import ADMIN, Portal, make_portal
 from tests.conftest import make_settings, start_ledger
 from tests.integration.faults import ViewFault, named

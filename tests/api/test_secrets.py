@@ -14,8 +14,8 @@ from uuid import uuid4
 
 from fastapi.testclient import TestClient
 
-from service.bootstrap import Ledger
-from service.exports import AUDIT_COLUMNS, audit_rows, write
+from service.ops.exports import AUDIT_COLUMNS, audit_rows, write
+from service.runtime.bootstrap import Ledger
 from tests.api.conftest import ADMIN, Portal, bearer, make_portal
 from tests.api.helpers import walk
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service import verify_jobs as module
-from service.verification import Mismatch, Report
-from service.verify_jobs import VerifyJobs
+from service.ops import verify_jobs as module
+from service.ops.verification import Mismatch, Report
+from service.ops.verify_jobs import VerifyJobs
 from tests.api.conftest import ADMIN, Portal, platform_key
 from tests.api.helpers import assert_problem, finished_verification, provision
 

@@ -17,8 +17,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from service.api.app import create_app
-from service.bootstrap import Ledger
-from service.clock import ManualClock
+from service.runtime.bootstrap import Ledger
+from service.runtime.clock import ManualClock
 from service.webhooks.deliverer import Deliverer
 from tests.api.conftest import Portal, make_portal
 from tests.conftest import start_ledger

@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 
 from service.api.app import create_app
-from service.bootstrap import Ledger
+from service.runtime.bootstrap import Ledger
 
 
 def free_port() -> int:

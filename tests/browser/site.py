@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from service.seed import seed_demo
+from service.ops.seed import seed_demo
 from tests.browser.server import serving
 from tests.conftest import ADMIN_TOKEN, start_ledger
 

@@ -1,5 +1,5 @@
 """Local PostgreSQL servers of the integration tests, made once per session on spare ports
-and dropped afterwards (ops/pg_clusters.py): a second server beside the suite's own, a
+and dropped afterwards (service/ops/pg_clusters.py): a second server beside the suite's own, a
 streaming standby of it, and pgBouncer in transaction mode in front of both.
 
 Without the Debian tools (or root) these tests skip, unless REQUIRE_POSTGRES=1, when they
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from ops.pg_clusters import (
+from service.ops.pg_clusters import (
     PgBouncer,
     PgCluster,
     create_cluster,

@@ -12,7 +12,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from policies import alerts as alerts_job
 from policies import cycle_close, dunning
-from service.bootstrap import Ledger
+from service.runtime.bootstrap import Ledger
 
 log = logging.getLogger(__name__)
 _RESOLUTION = timedelta(seconds=1)

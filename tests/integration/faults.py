@@ -14,7 +14,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from aggregates.base import LedgerAggregate
-from service.bootstrap import Ledger
+from service.runtime.bootstrap import Ledger
 
 UNKNOWN_TOPIC = "aggregates.line:Line.Teleported"
 

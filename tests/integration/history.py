@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from aggregates.base import Actor
-from service.bootstrap import Ledger
 from service.commands.billing import AddDiscount, GrantCredit
 from service.commands.lines import (
     ApproveLineDelete,
@@ -16,6 +15,7 @@ from service.commands.lines import (
     RequestLineMove,
     UnassignLine,
 )
+from service.runtime.bootstrap import Ledger
 
 OPS = Actor(key_id="ops-key", role="operations")
 SUPPORT = Actor(key_id="support-key", role="platform:support")

@@ -15,8 +15,8 @@ from aggregates.base import Actor
 from aggregates.errors import DomainError
 from aggregates.invoice import Invoice
 from aggregates.payments import PaymentGateway, PaymentResult
-from service.bootstrap import Ledger
 from service.commands.billing import MakeDefaultPaymentMethod
+from service.runtime.bootstrap import Ledger
 
 OPS = Actor(key_id="ops", role="operations")
 BILLING = Actor(key_id="billing", role="billing")

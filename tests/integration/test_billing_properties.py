@@ -15,7 +15,6 @@ from aggregates.errors import DomainError
 from aggregates.invoice_draft import draft_invoice
 from aggregates.line_days import day_counts
 from projections.billing import billing_terms
-from service.bootstrap import Ledger
 from service.commands.lines import (
     ApproveLineDelete,
     ApproveLineMove,
@@ -24,7 +23,8 @@ from service.commands.lines import (
     RequestLineMove,
     UnassignLine,
 )
-from service.verification import _LogState
+from service.ops.verification import _LogState
+from service.runtime.bootstrap import Ledger
 from tests.conftest import START
 
 OPS = Actor(key_id="ops", role="operations")

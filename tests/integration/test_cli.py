@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from service.bootstrap import Ledger
-from service.cli import app
+from service.ops.cli import app
+from service.runtime.bootstrap import Ledger
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.history import months_of_history
 from tests.integration.test_verification import _tamper_with_stored_event

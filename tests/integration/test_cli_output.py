@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from service.bootstrap import Ledger
-from service.cli import app
-from service.exports import csv_row, major_units
+from service.ops.cli import app
+from service.ops.exports import csv_row, major_units
+from service.runtime.bootstrap import Ledger
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.history import months_of_history
 

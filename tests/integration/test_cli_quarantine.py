@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from aggregates.base import Actor
 from projections import quarantine, sub_accounts
-from service.cli import app
+from service.ops.cli import app
 from tests.conftest import ADMIN_TOKEN, start_ledger
 from tests.integration.faults import ViewFault, named
 

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from typer.testing import CliRunner, Result
 
-from service.bootstrap import Ledger
-from service.cli import app
-from service.cli_database import masked_url
+from service.ops.cli import app
+from service.ops.cli_database import masked_url
+from service.runtime.bootstrap import Ledger
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.history import months_of_history
 

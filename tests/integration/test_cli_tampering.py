@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from service.bootstrap import Ledger
-from service.cli import app
+from service.ops.cli import app
+from service.runtime.bootstrap import Ledger
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.history import months_of_history
 
@@ -83,7 +83,7 @@ def test_verify_names_the_position_of_a_stored_event_changed_with_plain_sql(
 def test_the_report_lists_an_event_that_no_longer_makes_sense_without_failing_the_pass(
     ledger: Ledger,
 ) -> None:
-    from service.verification import verify
+    from service.ops.verification import verify
 
     months_of_history(ledger, months=2)
     position = _first_position(ledger, "Line.Provisioned")

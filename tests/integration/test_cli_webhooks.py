@@ -7,11 +7,11 @@ import pytest
 from typer.testing import CliRunner
 
 from aggregates.base import SYSTEM
-from service.bootstrap import Ledger
-from service.cli import app
 from service.commands.lines import ProvisionLine
 from service.commands.partners import CreatePartner
 from service.commands.webhooks import RegisterWebhookEndpoint
+from service.ops.cli import app
+from service.runtime.bootstrap import Ledger
 from service.webhooks.deliverer import Deliverer
 from tests.conftest import ADMIN_TOKEN
 from tests.webhook_receiver import Receiver

@@ -1,4 +1,4 @@
-"""`make cluster-demo`'s run (ops/cluster_demo.py) on the session's second server (two
+"""`make cluster-demo`'s run (service/ops/cluster_demo.py) on the session's second server (two
 partitions and the standby) plus one cluster of its own to stop: one partition's server
 crashes under load through pgBouncer, and the other partitions, the projector, health, the
 acknowledged commands, `ledger verify` and the standby's read-only process all hold.
@@ -10,8 +10,8 @@ import importlib.util
 import os
 from pathlib import Path
 
-from ops.cluster_demo import Stage, run
-from ops.pg_clusters import PgCluster, create_cluster, free_port
+from service.ops.cluster_demo import Stage, run
+from service.ops.pg_clusters import PgCluster, create_cluster, free_port
 
 # What one partition's outage must not do to the rest (issue 17, part 4: per-partition
 # breakers and health) is built in its own change; until the service has it, the demo's
@@ -20,7 +20,7 @@ ISOLATION_CHECKS = {"healthz says degraded while a partition is down", "the proj
                     "the stopped partition's partners are answered within a second once it is "
                     "found down, and none is held",
                     "the projector survives the cluster's return"}
-ISOLATED = importlib.util.find_spec("service.partition_health") is not None
+ISOLATED = importlib.util.find_spec("service.runtime.partition_health") is not None
 
 
 def test_one_partition_down_under_load_leaves_the_others_serving(

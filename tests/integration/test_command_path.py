@@ -12,13 +12,13 @@ import pytest
 from aggregates.base import Actor
 from aggregates.errors import InvalidTransition
 from projections import lines as lines_view
-from service.bootstrap import Ledger
 from service.commands import Command
 from service.commands.alerts import ReconcileAlerts
 from service.commands.billing import AddPaymentMethod, ClosePartnerCycles
 from service.commands.lines import FlagLine, PauseFlaggedLine, ProvisionLine, UnflagLine
 from service.commands.partners import CreatePartner
 from service.commands.sub_accounts import CreateSubAccount
+from service.runtime.bootstrap import Ledger
 from tests.integration.views import event_count
 
 OPS = Actor(key_id="ops", role="operations")

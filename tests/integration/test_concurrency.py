@@ -10,9 +10,9 @@ from typing import Any
 from aggregates.base import Actor
 from aggregates.errors import DomainError
 from projections import lines as lines_view
-from service.bootstrap import Ledger
 from service.commands.lines import AssignLine, PauseSending, ProvisionLine, ResumeSending
 from service.commands.sub_accounts import CreateSubAccount, RequestSubAccountDelete
+from service.runtime.bootstrap import Ledger
 from tests.integration.views import event_count, snapshot
 
 OPS = Actor(key_id="ops", role="operations")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from service.verification import verify
+from service.ops.verification import verify
 from tests.conftest import start_ledger
 from tests.integration.cycle_close_worker import PERIOD_END
 

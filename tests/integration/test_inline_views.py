@@ -7,8 +7,8 @@ import threading
 from uuid import UUID
 
 from aggregates.base import Actor
-from service.bootstrap import Ledger
 from service.commands.lines import PauseSending, ResumeSending, pause_sending, resume_sending
+from service.runtime.bootstrap import Ledger
 from tests.conftest import start_ledger
 from tests.integration.views import event_count, snapshot
 

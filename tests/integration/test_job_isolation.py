@@ -14,9 +14,9 @@ import pytest
 from aggregates.base import Actor
 from projections import aggregate_states
 from projections import alerts as alerts_view
-from service.alerts import Alerts
-from service.billing import Billing
-from service.bootstrap import Ledger
+from service.commands.alert_checks import Alerts
+from service.commands.billing_operations import Billing
+from service.runtime.bootstrap import Ledger
 
 OPS = Actor(key_id="ops-key", role="operations")
 CARD = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2031, "token": "tok_ok"}

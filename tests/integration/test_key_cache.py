@@ -1,4 +1,4 @@
-"""Keys remembered per process (service/principals.py) stay exact: a revocation recorded by
+"""Keys remembered per process (service/commands/principals.py) stay exact: a revocation recorded by
 one process is refused by another on its very next authentication, on both backends."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from uuid import uuid4
 from aggregates.api_key import format_token, parse_token
 from aggregates.base import Actor
 from service.commands.partners import CreatePartner, IssueKey, RevokeKey
-from service.principals import KeyCache
+from service.commands.principals import KeyCache
 from tests.conftest import start_ledger
 
 OPS = Actor(key_id="ops", role="platform:admin")

@@ -30,9 +30,9 @@ with warnings.catch_warnings():
 
 from aggregates.api_key import token_partition
 from service.api.app import create_app
-from service.application import LedgerApplication
-from service.partitions import Cluster, build_cluster, partition_of
-from service.settings import Settings, partition_url
+from service.commands.application import LedgerApplication
+from service.runtime.partitions import Cluster, build_cluster, partition_of
+from service.runtime.settings import Settings, partition_url
 from tests.api.conftest import ADMIN, bearer, create_partner
 from tests.conftest import empty_postgres, make_settings
 

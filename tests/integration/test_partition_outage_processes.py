@@ -21,7 +21,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from service.api.app import create_app
-from service.partitions import build_cluster
+from service.runtime.partitions import build_cluster
 from tests.conftest import make_settings
 from tests.integration.processes import LEDGER, free_port, service_env, start, stop, wait_healthy
 from tests.integration.test_partition_isolation import (

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from service.partitions import build_cluster, partition_of
-from service.settings import Settings
+from service.runtime.partitions import build_cluster, partition_of
+from service.runtime.settings import Settings
 from tests.api.conftest import ADMIN
 from tests.conftest import make_settings
 from tests.integration.processes import free_port

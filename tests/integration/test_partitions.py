@@ -23,9 +23,9 @@ with warnings.catch_warnings():
 
 from aggregates.errors import NotFound
 from service.api.app import create_app
-from service.bootstrap import Ledger
-from service.partitions import Cluster, build_cluster, home_partner_id, partition_of
-from service.settings import Settings, partition_url
+from service.runtime.bootstrap import Ledger
+from service.runtime.partitions import Cluster, build_cluster, home_partner_id, partition_of
+from service.runtime.settings import Settings, partition_url
 from tests.api.conftest import ADMIN, bearer, create_partner, partner_key, platform_key
 from tests.api.helpers import finished_verification
 from tests.conftest import empty_postgres, make_settings

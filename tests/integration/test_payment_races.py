@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from aggregates.errors import PaymentInProgress
 from service.api.app import create_app
-from service.bootstrap import Ledger
 from service.commands.billing import GrantCredit
-from service.reconciliation import reconcile
+from service.ops.reconciliation import reconcile
+from service.runtime.bootstrap import Ledger
 from tests.conftest import start_ledger
 from tests.integration.payments import (
     BILLING,

@@ -15,11 +15,11 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from ops.pg_clusters import PgCluster, free_port
 from service.api.app import create_app
-from service.partition_layout import LayoutMismatch
-from service.partitions import build_cluster, partition_of
-from service.settings import Settings
+from service.ops.pg_clusters import PgCluster, free_port
+from service.runtime.partition_layout import LayoutMismatch
+from service.runtime.partitions import build_cluster, partition_of
+from service.runtime.settings import Settings
 from tests.api.conftest import create_partner, partner_key
 from tests.conftest import _server_url, make_settings, start_ledger
 from tests.integration.views import event_count

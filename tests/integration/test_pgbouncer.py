@@ -15,7 +15,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from service.api.app import create_app
-from service.partitions import build_cluster
+from service.runtime.partitions import build_cluster
 from tests.conftest import empty_postgres, make_settings
 from tests.integration.conftest import Bounced
 from tests.integration.test_partitions import (

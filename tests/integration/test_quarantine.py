@@ -17,9 +17,9 @@ import pytest
 from aggregates.base import Actor
 from aggregates.sub_account import SubAccount
 from projections import quarantine, sub_accounts
-from service.bootstrap import Ledger
-from service.group_commit import _Waiting
-from service.verification import verify
+from service.commands.group_commit import _Waiting
+from service.ops.verification import verify
+from service.runtime.bootstrap import Ledger
 from tests.conftest import START, start_ledger
 from tests.integration.faults import (
     InjectedFault,

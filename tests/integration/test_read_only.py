@@ -16,9 +16,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from ops.pg_clusters import PgCluster, wait_replayed
 from service.api.app import create_app
-from service.partitions import build_cluster
+from service.ops.pg_clusters import PgCluster, wait_replayed
+from service.runtime.partitions import build_cluster
 from tests.api.conftest import ADMIN, create_partner, partner_key, platform_key
 from tests.conftest import make_settings, start_ledger
 from tests.integration.views import event_count

@@ -21,7 +21,6 @@ from aggregates.errors import DomainError
 from projections import lines as lines_view
 from projections import sub_accounts as subs_view
 from service.api.representations import line_json, sub_account_json
-from service.bootstrap import Ledger
 from service.commands.lines import (
     ApproveLineDelete,
     ApproveLineMove,
@@ -46,6 +45,7 @@ from service.commands.sub_accounts import (
     RequestMerge,
     RequestSubAccountDelete,
 )
+from service.runtime.bootstrap import Ledger
 from tests.integration.views import event_count, snapshot
 
 OPS = Actor(key_id="ops-key", role="operations")

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from aggregates.errors import PaymentInProgress
-from service.bootstrap import Ledger
-from service.cli import app
+from service.ops.cli import app
+from service.runtime.bootstrap import Ledger
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.payments import BILLING, AnswerLost, past_due_invoice
 

@@ -7,8 +7,8 @@ from eventsourcing.persistence import IntegrityError
 
 from aggregates.base import Actor
 from projections.runner import read_events
-from service.bootstrap import Ledger
 from service.commands.lines import FlagLine, flag_line
+from service.runtime.bootstrap import Ledger
 from tests.conftest import start_ledger
 from tests.integration.views import event_count, snapshot
 

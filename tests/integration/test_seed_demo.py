@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
+from service.ops.cli import app
 from tests.conftest import ADMIN_TOKEN, start_ledger
 
 with warnings.catch_warnings():

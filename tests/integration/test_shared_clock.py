@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from aggregates.errors import InvalidTransition
 from service.api.app import create_app
-from service.clock import DatabaseClockStore, ManualClock
+from service.runtime.clock import DatabaseClockStore, ManualClock
 from tests.api.conftest import ADMIN, STANDARD
 from tests.api.helpers import assert_problem
 from tests.conftest import empty_postgres, start_ledger

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from aggregates.base import Actor
 from projections import timers as timers_view
 from projections.times import stored
-from service.bootstrap import Ledger
 from service.commands.lines import AssignLine, FlagLine, UnassignLine, UnflagLine
+from service.runtime.bootstrap import Ledger
 from tests.conftest import START, start_ledger
 from tests.integration.cron_walk import cron_walk
 

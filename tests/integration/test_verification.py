@@ -4,8 +4,8 @@ with a stored event or a view's invoice is named."""
 from __future__ import annotations
 
 from aggregates.invoice import Invoice
-from service.bootstrap import Ledger
-from service.verification import verify
+from service.ops.verification import verify
+from service.runtime.bootstrap import Ledger
 from tests.integration.history import months_of_history
 
 

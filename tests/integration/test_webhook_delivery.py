@@ -11,10 +11,10 @@ from pathlib import Path
 from uuid import UUID
 
 from aggregates.base import SYSTEM
-from service.bootstrap import Ledger
 from service.commands.lines import ProvisionLine
 from service.commands.partners import CreatePartner
 from service.commands.webhooks import RegisterWebhookEndpoint
+from service.runtime.bootstrap import Ledger
 from service.webhooks.deliverer import Deliverer
 from tests.conftest import start_ledger
 from tests.integration.processes import service_env, start, stop

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.read_model import VIEWS
-from service.bootstrap import Ledger
+from service.runtime.bootstrap import Ledger
 
 
 def _order(row: dict[str, Any]) -> list[tuple[str, str]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.circuit_breaker import CircuitBreaker, State
-from service.partition_health import (
+from service.runtime.circuit_breaker import CircuitBreaker, State
+from service.runtime.partition_health import (
     PartitionGuard,
     PartitionMonitor,
     PartitionUnavailable,

@@ -8,11 +8,11 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from service.cli import app
-from service.cli_database import masked_url
-from service.pg_connect import LedgerPostgresFactory
-from service.setting_names import unknown_setting
-from service.settings import Settings
+from service.ops.cli import app
+from service.ops.cli_database import masked_url
+from service.runtime.pg_connect import LedgerPostgresFactory
+from service.runtime.setting_names import unknown_setting
+from service.runtime.settings import Settings
 
 PRIMARY = "postgresql://u:p@db1:5432,db2:5433/ledger?target_session_attrs=read-write"
 OTHER = "postgresql://u:p@db3/books"

@@ -20,7 +20,7 @@ from aggregates.base import Actor
 from aggregates.errors import InvalidTransition, VersionConflict
 from service.commands import Command, execute
 from service.commands.base import handles
-from service.version_races import MAX_ATTEMPTS
+from service.commands.version_races import MAX_ATTEMPTS
 
 ACTOR = Actor(key_id="k-1", role="operations")
 START = datetime(2026, 3, 1, tzinfo=UTC)

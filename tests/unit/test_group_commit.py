@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from service.group_commit import GroupCommit
+from service.commands.group_commit import GroupCommit
 
 
 class Pending:

@@ -14,8 +14,8 @@ import anyio.to_thread
 from starlette.types import Message, Receive, Scope, Send
 
 from service.api.partition_gate import PartitionGateMiddleware
-from service.partition_health import PartitionGuard
-from service.partitions import partition_of
+from service.runtime.partition_health import PartitionGuard
+from service.runtime.partitions import partition_of
 
 PARTITIONS = 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from projections.analytics import response_rate
-from service.json_numbers import json_numbers
+from service.api.json_numbers import json_numbers
 
 
 def test_a_rate_exactly_between_two_places_rounds_to_the_even_one() -> None:

@@ -14,8 +14,8 @@ from projections import analytics as view
 from projections.as_of import resolve
 from service.api.auth import Context, partner_access
 from service.api.fields import Instant
+from service.api.json_numbers import json_numbers
 from service.api.paging import AsOf
-from service.json_numbers import json_numbers
 
 router = APIRouter(prefix="/v1/partners/{pid}/analytics", tags=["analytics"])
 Bucket = Annotated[Literal["hour", "day", "week"],

@@ -12,12 +12,12 @@ from aggregates.bounds import MAX_POSITION
 from aggregates.errors import NotFound
 from projections import audit, timers
 from projections.times import api_time, stored
-from service import quarantine
 from service.api.auth import ClusterDep, Context, PlatformContext, partner_access, platform_access
 from service.api.fields import EventType, Instant, LogPosition, PartitionNumber
 from service.api.paging import AsOf, PageDep
 from service.api.schemas import ClockMove
-from service.verify_jobs import VerifyJobs
+from service.ops import quarantine
+from service.ops.verify_jobs import VerifyJobs
 
 router = APIRouter(tags=["operations"])
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from service.api.auth import PlatformContext, platform_access
 from service.api.problems import ApiProblem
 from service.api.schemas import UtcDateTime
-from service.reconciliation import reconcile_all
+from service.ops.reconciliation import reconcile_all
 
 router = APIRouter(tags=["operations"])
 

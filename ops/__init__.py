@@ -1,1 +1,0 @@
-"""Operator tools run from a checkout: local PostgreSQL clusters, the cluster demo."""

@@ -1,5 +1,0 @@
-"""`make bench`: the performance harness. Figures go to docs/BENCHMARKS.md, never into
-assertions: pytest does not collect this package (no `test_` modules or functions).
-
-Entry point: `python -m tests.bench.run [--quick]`.
-"""
