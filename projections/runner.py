@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,10 +70,11 @@ class ViewRunner:
                 position = batch[-1].position
         return position
 
-    def rebuild(self) -> dict[str, int]:
-        """Rebuilds every view from the start of the log; returns events applied per view."""
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+        """Rebuilds every view from the start of the log; returns events applied per view.
+        `progress` is told the size of each batch of the log as it is read."""
         with self._lock:
-            outcome = self.read_model.rebuild(self._batches())
+            outcome = self.read_model.rebuild(self._batches(progress))
         self._report(outcome)
         return outcome.views
 
@@ -144,8 +145,10 @@ class ViewRunner:
             log.warning("partition %s: %d events of quarantined partners held",
                         self.read_model.partition, waiting)
 
-    def _batches(self) -> Iterator[list[Read]]:
+    def _batches(self, progress: Callable[[int], None] | None = None) -> Iterator[list[Read]]:
         position = 0
         while batch := read_events(self.source, after=position):
             yield batch
+            if progress is not None:
+                progress(len(batch))
             position = batch[-1].position

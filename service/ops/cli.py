@@ -153,8 +153,11 @@ def rebuild() -> None:
     Refuses (exit 2) a database that does not exist or holds no ledger."""
     cluster = open_existing(read_settings())
     try:
-        with console.status("Rebuilding views from the log…"):
-            counts = cluster.rebuild()
+        total = sum(ledger.processor.log_length() for ledger in cluster.ledgers)
+        with Progress(*Progress.get_default_columns(), MofNCompleteColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("Rebuilding the views from the log", total=total)
+            counts = cluster.rebuild(lambda events: bar.advance(task, events))
     finally:
         cluster.close()
     for name, count in counts.items():

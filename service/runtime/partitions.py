@@ -171,11 +171,12 @@ class Cluster:
         if failure is not None:
             raise failure
 
-    def rebuild(self) -> dict[str, int]:
-        """Rebuilds every partition's views; events applied per view, summed."""
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+        """Rebuilds every partition's views; events applied per view, summed. `progress` is
+        told how many events each batch read."""
         totals: dict[str, int] = {}
         for ledger in self.ledgers:
-            for name, count in ledger.processor.rebuild().items():
+            for name, count in ledger.processor.rebuild(progress).items():
                 totals[name] = totals.get(name, 0) + count
         return totals
 

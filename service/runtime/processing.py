@@ -96,9 +96,13 @@ class Processor:
         with contextlib.suppress(IntegrityError):
             self.read_model.insert_tracking(Tracking(POLICIES_TRACKING, position))
 
-    def rebuild(self) -> dict[str, int]:
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> dict[str, int]:
         with self._lock:
-            return self.views.rebuild()
+            return self.views.rebuild(progress)
+
+    def log_length(self) -> int:
+        """How many events the log holds: a rebuild's length, for its progress bar."""
+        return self.source.recorder.max_notification_id() or 0
 
     def retry(self, partner_id: str) -> Retried:
         """Re-applies a quarantined partner's held events (see `ViewRunner.retry`)."""

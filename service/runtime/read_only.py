@@ -12,6 +12,7 @@ refusal, which answers the same 503.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -44,7 +45,7 @@ class ReadOnlyProcessor(Processor):
     def run(self) -> None:
         return None
 
-    def rebuild(self) -> dict[str, int]:
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> dict[str, int]:
         raise ReadOnly("a rebuild")
 
     def retry(self, partner_id: str) -> Retried:

@@ -73,3 +73,17 @@ def test_csv_exports_have_plain_columns_without_json(ledger: Ledger, cli_env: Cl
         assert "line-days" in row["items"] and " USD" in row["items"]
     for text in (invoices_file.read_text(), audit_file.read_text()):
         assert "{" not in text and "\\u" not in text
+
+
+def test_rebuild_reports_its_progress_over_the_whole_log(ledger: Ledger,
+                                                         cli_env: CliRunner) -> None:
+    months_of_history(ledger, months=1)
+    seen: list[int] = []
+
+    counts = ledger.processor.rebuild(seen.append)
+    rebuilt = cli_env.invoke(app, ["rebuild"])
+
+    assert sum(seen) == ledger.processor.log_length() > 0
+    assert counts and all(n >= 0 for n in counts.values())
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "events applied" in rebuilt.stdout
