@@ -89,6 +89,10 @@ def resolve(sql: Sql, value: str, *, now: datetime, partner_id: str | None = Non
     position: a partner's views change only with its own events, so every `as_of` between
     two of its events reads the same replica."""
     kind, target = parse(value)
+    if isinstance(target, datetime) and target > now:
+        # A view "as it stood then" of a moment still to come would invent its charges.
+        raise AsOfError(f"as_of {value} is after the service's current time "
+                        f"({now.isoformat()}): no view stood then yet")
     if kind == "position":
         assert isinstance(target, int)
         # Past BIGINT's range the driver would refuse the number; it is past the end anyway.

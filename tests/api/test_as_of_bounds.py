@@ -174,3 +174,20 @@ def test_as_of_before_the_partner_existed_is_not_found(portal: Portal) -> None:
     # Positions start at 1: position 0 names nothing the log could hold.
     assert_problem(portal.get(OVERVIEW, params={"as_of": "position:0"}), 422,
                    "validation_error")
+
+
+def test_an_as_of_time_after_the_service_clock_is_refused_and_builds_nothing(
+    portal: Portal,
+) -> None:
+    _history(portal)  # the service clock stands at 2026-01-04T09:00:00Z
+    ledger = _ledger(portal)
+    before = ledger.replicas.builds
+
+    for path in (OVERVIEW, "/billing/summary", "/billing/upcoming-invoice"):
+        future = portal.get(f"{path}?as_of=2026-03-01T00:00:00Z")
+        assert_problem(future, 422, "validation_error")
+        assert "after the service's current time" in future.json()["detail"]
+
+    # The service's own present is not the future: it reads as the live view does.
+    assert _overview(portal, "2026-01-04T09:00:00Z")["counts"] == _overview(portal)["counts"]
+    assert ledger.replicas.builds - before <= 1

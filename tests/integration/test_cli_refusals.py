@@ -110,7 +110,8 @@ def test_verify_says_which_database_on_stderr_and_puts_its_verdict_on_stdout(
     assert result.exit_code == 0, result.output
     assert f"database: {masked_url(database_url)}" in result.stderr.splitlines()
     assert result.stdout.splitlines() == [
-        f"{ledger.app.recorder.max_notification_id()} events, 1 invoices checked",
+        f"{ledger.app.recorder.max_notification_id()} events, 1 invoices checked, "
+        "0 credit notes re-derived",
         "every invoice re-derives from the log to the cent; the chain holds"]
 
 
