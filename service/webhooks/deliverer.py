@@ -30,6 +30,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,10 +47,13 @@ from projections import webhook_endpoints as endpoints_view
 from projections.times import from_stored
 from service.commands.alerts import RecordJobFailure
 from service.commands.webhooks import DisableWebhookEndpoint
+from service.runtime.partition_health import PartitionUnavailable
 from service.webhooks.safety import AddressRefused, resolve
 
 if TYPE_CHECKING:
     from service.runtime.bootstrap import Ledger
+    from service.runtime.partitions import Cluster
+    from service.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 ACTOR = policy_actor("webhooks")
@@ -86,9 +90,13 @@ def sign(secrets: list[str], *, msg_id: str, at: datetime, body: str) -> str:
 class Deliverer:
     """Delivers one event store's webhooks (a partitioned service runs one per store)."""
 
-    def __init__(self, ledger: Ledger, *, client: httpx.Client | None = None) -> None:
-        settings = ledger.settings
-        self.ledger = ledger
+    def __init__(self, ledger: Ledger, *, client: httpx.Client | None = None,
+                 settings: Settings | None = None,
+                 current: Callable[[], Ledger] | None = None) -> None:
+        # `current`: the store as the deployment holds it now. A partition that was down at
+        # start is a stand-in until its server answers, then the built store replaces it.
+        settings = settings or ledger.settings
+        self._current: Callable[[], Ledger] = current or (lambda: ledger)
         self.allow_private = settings.webhook_allow_private
         self.base = settings.webhook_retry_base_seconds
         self.cap = settings.webhook_retry_cap_seconds
@@ -109,6 +117,16 @@ class Deliverer:
 
     # -- the loop ------------------------------------------------------------------------------
 
+    @classmethod
+    def following(cls, cluster: Cluster, index: int) -> Deliverer:
+        """The runner of the cluster's `index`-th store, whichever object holds it now."""
+        return cls(cluster.ledgers[index], settings=cluster.settings,
+                   current=lambda: cluster.ledgers[index])
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._current()
+
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="webhook-runner",
@@ -119,6 +137,8 @@ class Deliverer:
         while not self._stop.is_set():
             try:
                 self.tick()
+            except PartitionUnavailable as error:  # its guard logged it; taken up when back
+                log.debug("webhook pass skipped: %s", error)
             except Exception as error:  # the next pass tries again
                 log.error("webhook pass failed: %s", error, exc_info=error)
             self._stop.wait(self.poll)

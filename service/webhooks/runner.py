@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 class Deliverers:
     def __init__(self, cluster: Cluster) -> None:
-        self.runners = [Deliverer(ledger) for ledger in cluster.ledgers] \
+        self.runners = [Deliverer.following(cluster, index)
+                        for index in range(len(cluster.ledgers))] \
             if cluster.settings.webhooks else []
 
     def start(self) -> None:
