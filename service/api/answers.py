@@ -6,14 +6,34 @@ type those shapes. A route declares its model with `**answering(Model)`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
-def answering(model: type[BaseModel]) -> dict[str, Any]:
-    """A route's keyword arguments for answering with `model`."""
-    return {"response_model": model}
+def answering(model: Any) -> dict[str, Any]:
+    """A route's keyword arguments for answering with `model`. Fields the route's answer
+    leaves out stay out (`exclude_unset`): a model's optional field documents a key some
+    answers carry, it never adds a `null` the route did not write."""
+    return {"response_model": model, "response_model_exclude_unset": True}
+
+
+class Answer(BaseModel):
+    """An answer whose model names the fields clients rely on. Further keys a view writes
+    pass through unchanged (`extra="allow"`): the model documents the answer, it must
+    never drop a field the route answers today."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: `next_cursor` reads the next one (null on the last)."""
+
+    data: list[T]
+    next_cursor: str | None
 
 
 class PendingPricing(BaseModel):
@@ -86,3 +106,63 @@ class LinesOverview(BaseModel):
 
     counts: dict[str, int]
     by_sub_account: list[SubAccountLineCounts]
+
+
+class AvailableLine(Line):
+    """A line of the Available pool: since when it has been there, and for how many whole
+    days."""
+
+    available_since: str
+    days_idle: int
+
+
+class ListedKey(BaseModel):
+    """A key as the lists show it (`projections.api_keys`): never its token."""
+
+    id: str
+    role: str
+    name: str
+    created_at: str
+    revoked_at: str | None
+    last_used_at: str | None
+
+
+class Alert(BaseModel):
+    """`projections.alerts`: something a partner should act on."""
+
+    key: str
+    kind: str
+    subject_id: str | None
+    message: str
+    # Free-form: each alert kind carries its own facts (a card's expiry, a line's number).
+    data: dict[str, Any]
+    status: str
+    raised_at: str
+    resolved_at: str | None
+    resolution: str | None
+    position: int
+
+
+class UsageRecorded(BaseModel):
+    """What a usage batch did, in rows."""
+
+    received: int
+    recorded: int
+    corrected: int
+    unchanged: int
+
+
+class PricingChangeRequest(BaseModel):
+    """`projections.pricing_requests.request_json`: a partner's request for another plan."""
+
+    id: str
+    # The plan as `PUT /pricing` takes it; its fields depend on the pricing structure.
+    pricing: dict[str, Any]
+    reason: str
+    status: str
+    created_at: str
+
+
+class CampaignStarted(BaseModel):
+    campaign_id: str
+    sub_account: SubAccount

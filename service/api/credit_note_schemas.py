@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, Field, Strict
 
+from service.api.answers import Page
 from service.api.fields import ItemIndex, PositiveMoney
 from service.api.fields import Reason as ReasonText
 from service.api.schemas import Body
@@ -67,21 +68,4 @@ class CreditNoteOut(BaseModel):
     actor: CreditNoteActor
 
 
-class CreditNotePage(BaseModel):
-    data: list[CreditNoteOut]
-    next_cursor: str | None
-
-
-class VoidedInvoiceOut(BaseModel):
-    """The invoice after voiding (every field of `GET .../invoices/{iid}`)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    number: str
-    status: str
-    total: int
-    credit_applied: int
-    amount_due: int
-    amount_paid: int
-    currency: str
+CreditNotePage = Page[CreditNoteOut]

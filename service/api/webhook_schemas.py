@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from service.api.answers import Page
 from service.api.schemas import Body
 
 EventTypePattern = Annotated[str, Field(
@@ -40,9 +41,7 @@ class PublicEvent(BaseModel):
     data: dict[str, Any] = Field(description="The resource as the API answers it then.")
 
 
-class EventPage(BaseModel):
-    data: list[PublicEvent]
-    next_cursor: str | None
+EventPage = Page[PublicEvent]
 
 
 class WebhookEndpointOut(BaseModel):
@@ -58,9 +57,7 @@ class WebhookEndpointOut(BaseModel):
                                "the endpoint (`whsec_…`); never shown again.")
 
 
-class WebhookEndpointPage(BaseModel):
-    data: list[WebhookEndpointOut]
-    next_cursor: str | None
+WebhookEndpointPage = Page[WebhookEndpointOut]
 
 
 class WebhookSecret(BaseModel):
@@ -84,6 +81,4 @@ class WebhookDelivery(BaseModel):
     created_at: str
 
 
-class WebhookDeliveryPage(BaseModel):
-    data: list[WebhookDelivery]
-    next_cursor: str | None
+WebhookDeliveryPage = Page[WebhookDelivery]

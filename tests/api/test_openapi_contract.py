@@ -1,6 +1,6 @@
-"""The typed contract: /openapi.json names the schema of the resources' answers (partner,
-issued key, line, sub-account), and a client generated from it (openapi-python-client)
-drives a short scenario through the service."""
+"""The typed contract: /openapi.json names the schema of every JSON answer (partner,
+issued key, line, sub-account, invoice, audit event, ...), and a client generated from it
+(openapi-python-client) drives a short scenario through the service."""
 
 from __future__ import annotations
 
@@ -68,6 +68,64 @@ def test_the_resources_answers_name_their_schema(schema: dict[str, Any]) -> None
                                      "requested_sub_account_id", "created_at", "updated_at"}
 
 
+# The 2xx answers that are not JSON, each by its media type or status: documents, and
+# the answers with no body.
+NOT_JSON = {
+    ("get", "/v1/partners/{pid}/invoices/{iid}/pdf", "200"): ("application/pdf",),
+    ("get", "/v1/partners/{pid}/invoices/{iid}/statement", "200"): ("application/pdf",
+                                                                     "text/csv"),
+    ("delete", "/v1/api-keys/{kid}", "204"): (),
+    ("delete", "/v1/partners/{pid}/api-keys/{kid}", "204"): (),
+    ("delete", "/v1/partners/{pid}/payment-methods/{mid}", "204"): (),
+    ("delete", "/v1/partners/{pid}/discounts/{did}", "204"): (),
+    ("delete", "/v1/partners/{pid}/webhook-endpoints/{wid}", "204"): (),
+}
+
+
+def _named(schema: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any] | None:
+    """The component a JSON answer's schema names, if it names one."""
+    ref = answer.get("$ref", "")
+    prefix = "#/components/schemas/"
+    return schema["components"]["schemas"].get(ref[len(prefix):]) if ref.startswith(
+        prefix) else None
+
+
+def test_every_json_answer_has_a_schema(schema: dict[str, Any]) -> None:
+    untyped, not_json = [], {}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for code, answer in operation["responses"].items():
+                if not code.startswith("2"):
+                    continue
+                content = answer.get("content", {})
+                if "application/json" not in content:
+                    not_json[(method, path, code)] = tuple(sorted(content))
+                    continue
+                model = _named(schema, content["application/json"].get("schema", {}))
+                if model is None or not model.get("properties"):
+                    untyped.append((method, path, code))
+
+    assert untyped == []
+    assert not_json == NOT_JSON
+
+
+def test_one_invoice_model_answers_list_read_and_corrections(schema: dict[str, Any]) -> None:
+    def answer(method: str, path: str) -> dict[str, Any]:
+        answers = schema["paths"][path][method]["responses"]
+        code = next(c for c in answers if c.startswith("2"))
+        return dict(answers[code]["content"]["application/json"]["schema"])
+
+    invoice = {"$ref": "#/components/schemas/Invoice"}
+    base = "/v1/partners/{pid}/invoices"
+    assert [answer(*route) for route in [("get", base + "/{iid}"), ("post", base + "/{iid}/pay"),
+                                         ("post", base + "/{iid}/void"),
+                                         ("post", base + "/{iid}/refunds")]] == [invoice] * 4
+    listed = _named(schema, answer("get", base))
+    assert listed is not None
+    assert listed["properties"]["data"]["items"] == invoice
+    assert set(listed["required"]) == {"data", "next_cursor"}
+
+
 @pytest.fixture(scope="module")
 def generated(schema: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[ModuleType]:
@@ -123,7 +181,6 @@ def test_a_generated_client_drives_partner_lines_invoice_and_audit(
         _call(generated, "operations.move_clock_v1_admin_clock_post", http,
               body=models.ClockMove.from_dict({"now": "2026-02-01T06:00:00Z"}))
         test_client.headers["Authorization"] = f"Bearer {key.token}"
-        # Answers without a model yet come back as the generated mapping type.
         invoices = _call(generated, "billing.list_invoices_v1_partners_pid_invoices_get", http,
                          pid=partner.id).to_dict()
         invoice = _call(generated, "billing.get_invoice_v1_partners_pid_invoices_iid_get", http,

@@ -8,13 +8,14 @@ from fastapi import APIRouter, Query
 
 from projections import alerts as view
 from projections.as_of import resolve
+from service.api.answers import Alert, Page, answering
 from service.api.auth import Context, partner_access
 from service.api.paging import AsOf, PageDep
 
 router = APIRouter(prefix="/v1/partners/{pid}/alerts", tags=["alerts"])
 
 
-@router.get("")
+@router.get("", **answering(Page[Alert]))
 def list_alerts(page: PageDep, as_of: AsOf = None,
                 status: Annotated[Literal["open", "resolved", "all"],
                                   Query(description="Which alerts to list.")] = "open",

@@ -12,6 +12,13 @@ from fastapi import APIRouter, Query
 from aggregates.errors import InvalidInput, NotFound
 from projections import analytics as view
 from projections.as_of import resolve
+from service.api.analytics_answers import (
+    ResponseRates,
+    Series,
+    SubAccountsCompared,
+    VolumeLimitHits,
+)
+from service.api.answers import answering
 from service.api.auth import Context, partner_access
 from service.api.fields import Instant
 from service.api.json_numbers import json_numbers
@@ -67,7 +74,7 @@ def _window(ctx: Context, *, since: datetime | None, until: datetime | None,
                        as_of=position, floor=floor)
 
 
-@router.get("/messages")
+@router.get("/messages", **answering(Series))
 def messages(bucket: Bucket = "day", since: Since = None, until: Until = None,
              sub_account_id: SubAccount = None, as_of: AsOf = None,
              ctx: Context = partner_access("analytics.read")) -> dict[str, Any]:
@@ -89,7 +96,7 @@ def messages(bucket: Bucket = "day", since: Since = None, until: Until = None,
                                       figures=("messages_sent", "messages_received"))
 
 
-@router.get("/conversations")
+@router.get("/conversations", **answering(Series))
 def conversations(bucket: Bucket = "day", since: Since = None, until: Until = None,
                   sub_account_id: SubAccount = None, as_of: AsOf = None,
                   ctx: Context = partner_access("analytics.read")) -> dict[str, Any]:
@@ -107,7 +114,7 @@ def conversations(bucket: Bucket = "day", since: Since = None, until: Until = No
         figures=("new_conversations", "responded_conversations", "response_rate"))
 
 
-@router.get("/response-rate")
+@router.get("/response-rate", **answering(ResponseRates))
 def response_rate(since: Since = None, until: Until = None, as_of: AsOf = None,
                   ctx: Context = partner_access("analytics.read")) -> dict[str, Any]:
     """Response rate overall and per sub-account, over the window.
@@ -121,7 +128,7 @@ def response_rate(since: Since = None, until: Until = None, as_of: AsOf = None,
     return _read(ctx, view.response_rates, window=window)
 
 
-@router.get("/volume-limit-hits")
+@router.get("/volume-limit-hits", **answering(VolumeLimitHits))
 def volume_limit_hits(bucket: Bucket = "day", since: Since = None, until: Until = None,
                       sub_account_id: SubAccount = None, as_of: AsOf = None,
                       ctx: Context = partner_access("analytics.read")) -> dict[str, Any]:
@@ -137,7 +144,7 @@ def volume_limit_hits(bucket: Bucket = "day", since: Since = None, until: Until 
     return _read(ctx, view.volume_limit_hits, window=window, bucket=bucket)
 
 
-@router.get("/sub-accounts")
+@router.get("/sub-accounts", **answering(SubAccountsCompared))
 def sub_accounts(since: Since = None, until: Until = None, as_of: AsOf = None,
                  ctx: Context = partner_access("analytics.read")) -> dict[str, Any]:
     """Sub-accounts compared, ranked by response rate (best first; those without new

@@ -12,7 +12,19 @@ from aggregates.discounts import canonical_percent
 from aggregates.errors import NotFound
 from aggregates.invoice import Invoice
 from projections import billing as view
+from service.api.answers import Page, answering
 from service.api.auth import Context, partner_access
+from service.api.billing_answers import (
+    BillingSummary,
+    CreditBalance,
+    Discount,
+    DisputeOpened,
+    ItemExplanation,
+    MyStatus,
+    PaymentMethod,
+    UpcomingInvoice,
+)
+from service.api.billing_answers import Invoice as InvoiceAnswer
 from service.api.fields import ItemNumber
 from service.api.paging import AsOf, PageDep, encode_cursor
 from service.api.schemas import (
@@ -52,7 +64,7 @@ def _invoice_answer(ctx: Context, invoice_id: UUID) -> dict[str, Any]:
     return view.invoice_json(ctx.ledger.billing.invoice(ctx.partner_id, invoice_id))
 
 
-@router.post("/payment-methods", status_code=status.HTTP_201_CREATED)
+@router.post("/payment-methods", status_code=status.HTTP_201_CREATED, **answering(PaymentMethod))
 def add_payment_method(body: PaymentMethodCreate,
                        ctx: Context = partner_access("billing.write")) -> dict[str, Any]:
     partner, method_id = execute(
@@ -61,14 +73,14 @@ def add_payment_method(body: PaymentMethodCreate,
     return view.payment_method_json(partner, method_id)
 
 
-@router.get("/payment-methods")
+@router.get("/payment-methods", **answering(Page[PaymentMethod]))
 def list_payment_methods(ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
     partner = ctx.ledger.app.partner(ctx.partner_id)
     return {"data": [view.payment_method_json(partner, mid) for mid in partner.payment_methods],
             "next_cursor": None}
 
 
-@router.post("/payment-methods/{mid}/make-default")
+@router.post("/payment-methods/{mid}/make-default", **answering(PaymentMethod))
 def make_default(mid: UUID, ctx: Context = partner_access("billing.write")) -> dict[str, Any]:
     partner = execute(ctx.ledger, MakeDefaultPaymentMethod(partner_id=ctx.partner_id,
                                                            method_id=mid), actor=ctx.actor)
@@ -83,7 +95,7 @@ def remove_payment_method(mid: UUID,
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/credits")
+@router.post("/credits", **answering(CreditBalance))
 def grant_credit(body: CreditGrant,
                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     partner = execute(ctx.ledger, GrantCredit(partner_id=ctx.partner_id, amount=body.amount,
@@ -91,7 +103,7 @@ def grant_credit(body: CreditGrant,
     return {"credit_balance": partner.credit_balance, "currency": partner.currency}
 
 
-@router.post("/discounts", status_code=status.HTTP_201_CREATED)
+@router.post("/discounts", status_code=status.HTTP_201_CREATED, **answering(Discount))
 def add_discount(body: DiscountCreate,
                  ctx: Context = partner_access("discounts.manage")) -> dict[str, Any]:
     discount_id = str(uuid4())
@@ -105,7 +117,7 @@ def add_discount(body: DiscountCreate,
     return {"id": discount_id, **answer}
 
 
-@router.get("/discounts")
+@router.get("/discounts", **answering(Page[Discount]))
 def list_discounts(ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
     partner = ctx.ledger.app.partner(ctx.partner_id)
     return {"data": [{"id": d.id, "kind": d.kind, "value": d.value,
@@ -123,25 +135,25 @@ def remove_discount(did: UUID,
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/billing/summary")
+@router.get("/billing/summary", **answering(BillingSummary))
 def billing_summary(as_of: AsOf = None,
                     ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
     return _read(ctx, view.billing_summary, as_of, timed=True)
 
 
-@router.get("/billing/upcoming-invoice")
+@router.get("/billing/upcoming-invoice", **answering(UpcomingInvoice))
 def upcoming_invoice(as_of: AsOf = None,
                      ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
     return _read(ctx, view.upcoming_invoice, as_of, timed=True)
 
 
-@router.get("/my-status")
+@router.get("/my-status", **answering(MyStatus))
 def my_status(as_of: AsOf = None,
               ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
     return _read(ctx, view.my_status, as_of, timed=True)
 
 
-@router.get("/invoices")
+@router.get("/invoices", **answering(Page[InvoiceAnswer]))
 def list_invoices(page: PageDep, as_of: AsOf = None,
                   ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
     rows, last = _read(ctx, view.list_invoices, as_of, after_seq=page.after, limit=page.limit)
@@ -155,13 +167,13 @@ def _stored_invoice(ctx: Context, iid: UUID, as_of: str | None = None) -> Invoic
     return invoice
 
 
-@router.get("/invoices/{iid}")
+@router.get("/invoices/{iid}", **answering(InvoiceAnswer))
 def get_invoice(iid: UUID, as_of: AsOf = None,
                 ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
     return view.invoice_json(_stored_invoice(ctx, iid, as_of))
 
 
-@router.get("/invoices/{iid}/items/{n}/explain")
+@router.get("/invoices/{iid}/items/{n}/explain", **answering(ItemExplanation))
 def explain_item(iid: UUID, n: Annotated[ItemNumber, Path()], page: PageDep,
                  ctx: Context = partner_access("billing.read")) -> dict[str, Any]:
     """Why item `n` costs what it does, over the invoice's period only: `days` (the
@@ -180,14 +192,14 @@ def explain_item(iid: UUID, n: Annotated[ItemNumber, Path()], page: PageDep,
     return explanation
 
 
-@router.post("/invoices/{iid}/pay")
+@router.post("/invoices/{iid}/pay", **answering(InvoiceAnswer))
 def pay(iid: UUID, ctx: Context = partner_access("billing.write")) -> dict[str, Any]:
     execute(ctx.ledger, PayInvoice(partner_id=ctx.partner_id, invoice_id=iid),
             actor=ctx.actor)
     return _invoice_answer(ctx, iid)
 
 
-@router.post("/invoices/{iid}/refunds")
+@router.post("/invoices/{iid}/refunds", **answering(InvoiceAnswer))
 def refund(iid: UUID, body: RefundCreate,
            ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     execute(ctx.ledger, RefundInvoice(partner_id=ctx.partner_id, invoice_id=iid,
@@ -196,7 +208,8 @@ def refund(iid: UUID, body: RefundCreate,
     return _invoice_answer(ctx, iid)
 
 
-@router.post("/invoices/{iid}/disputes", status_code=status.HTTP_201_CREATED)
+@router.post("/invoices/{iid}/disputes", status_code=status.HTTP_201_CREATED,
+              **answering(DisputeOpened))
 def open_dispute(iid: UUID, body: DisputeOpen,
                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     _, dispute_id = execute(ctx.ledger, OpenDispute(
@@ -205,7 +218,7 @@ def open_dispute(iid: UUID, body: DisputeOpen,
     return {"dispute_id": str(dispute_id), "invoice": _invoice_answer(ctx, iid)}
 
 
-@router.post("/invoices/{iid}/disputes/{did}/resolve")
+@router.post("/invoices/{iid}/disputes/{did}/resolve", **answering(InvoiceAnswer))
 def resolve_dispute(iid: UUID, did: UUID, body: DisputeResolve,
                     ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     execute(ctx.ledger, ResolveDispute(

@@ -11,13 +11,14 @@ from aggregates.errors import NotFound
 from aggregates.invoice import Invoice
 from projections import billing as billing_view
 from projections import credit_notes as view
+from service.api.answers import answering
 from service.api.auth import Context, partner_access
+from service.api.billing_answers import Invoice as InvoiceAnswer
 from service.api.credit_note_schemas import (
     CreditNoteCreate,
     CreditNoteOut,
     CreditNotePage,
     InvoiceVoid,
-    VoidedInvoiceOut,
 )
 from service.api.paging import AsOf, PageDep
 from service.commands import execute
@@ -68,7 +69,7 @@ def list_credit_notes(page: PageDep, as_of: AsOf = None,
     return page.answer(rows, last)
 
 
-@router.post("/invoices/{iid}/void", response_model=VoidedInvoiceOut)
+@router.post("/invoices/{iid}/void", **answering(InvoiceAnswer))
 def void_invoice(iid: UUID, body: InvoiceVoid,
                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
     """Support voids an invoice with nothing paid (409 `invalid_transition` otherwise); the

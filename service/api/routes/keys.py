@@ -12,6 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from projections import api_keys
+from service.api.answers import ListedKey, Page, answering
 from service.api.auth import Context, PlatformContext, partner_access, platform_access
 from service.api.paging import PageDep
 from service.commands import execute
@@ -20,7 +21,7 @@ from service.commands.partners import RevokeKey
 router = APIRouter(prefix="/v1", tags=["partners and keys"])
 
 
-@router.get("/partners/{pid}/api-keys")
+@router.get("/partners/{pid}/api-keys", **answering(Page[ListedKey]))
 def list_partner_keys(page: PageDep,
                       ctx: Context = partner_access("keys.partner")) -> dict[str, Any]:
     """The partner's keys in the order issued, revoked ones included: `{id, role, name,
@@ -31,7 +32,7 @@ def list_partner_keys(page: PageDep,
     return page.answer(rows, last)
 
 
-@router.get("/api-keys")
+@router.get("/api-keys", **answering(Page[ListedKey]))
 def list_platform_keys(page: PageDep,
                        ctx: PlatformContext = platform_access("keys.platform")) -> dict[str, Any]:
     """The platform's keys (support, auditor, admin) in the order issued; items as for a

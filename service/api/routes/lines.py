@@ -10,8 +10,9 @@ from fastapi import APIRouter, status
 from aggregates.errors import NotFound
 from projections import audit
 from projections import lines as view
-from service.api.answers import Line, LinesOverview, answering
+from service.api.answers import AvailableLine, Line, LinesOverview, Page, answering
 from service.api.auth import Context, partner_access
+from service.api.operations_answers import AuditEvent
 from service.api.paging import AsOf, PageDep
 from service.api.representations import line_json
 from service.api.schemas import Flag, LineAssign, LineProvision, Reason
@@ -62,7 +63,7 @@ def provision(body: LineProvision | None = None,
     return _answer(ctx, line.id)
 
 
-@router.get("")
+@router.get("", **answering(Page[Line]))
 def list_(page: PageDep, as_of: AsOf = None, status: Status | None = None,
           sub_account_id: UUID | None = None,
           ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def overview(as_of: AsOf = None, ctx: Context = partner_access("lines.read")) ->
     return ctx.views(as_of).read(view.overview, partner_id=str(ctx.partner_id))
 
 
-@router.get("/available-pool")
+@router.get("/available-pool", **answering(Page[AvailableLine]))
 def available_pool(page: PageDep, as_of: AsOf = None,
                    ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
     views = ctx.views(as_of)
@@ -88,7 +89,7 @@ def available_pool(page: PageDep, as_of: AsOf = None,
     return page.answer(rows, last)
 
 
-@router.get("/{lid}")
+@router.get("/{lid}", **answering(Line))
 def get(lid: UUID, as_of: AsOf = None,
         ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
     row = ctx.views(as_of).read(view.get_line, partner_id=str(ctx.partner_id),
@@ -98,7 +99,7 @@ def get(lid: UUID, as_of: AsOf = None,
     return row
 
 
-@router.get("/{lid}/history")
+@router.get("/{lid}/history", **answering(Page[AuditEvent]))
 def history(lid: UUID, page: PageDep, as_of: AsOf = None,
             ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
     views = ctx.views(as_of)

@@ -12,8 +12,20 @@ from aggregates.bounds import MAX_POSITION
 from aggregates.errors import NotFound
 from projections import audit, timers
 from projections.times import api_time, stored
+from service.api.answers import Page, answering
 from service.api.auth import ClusterDep, Context, PlatformContext, partner_access, platform_access
 from service.api.fields import EventType, Instant, LogPosition, PartitionNumber
+from service.api.operations_answers import (
+    AuditEvent,
+    Clock,
+    ClockMoved,
+    Health,
+    QuarantinePage,
+    QuarantineRetried,
+    Rebuilt,
+    Timer,
+    VerifyJob,
+)
 from service.api.paging import AsOf, PageDep
 from service.api.schemas import ClockMove
 from service.ops import quarantine
@@ -22,7 +34,7 @@ from service.ops.verify_jobs import VerifyJobs
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/v1/partners/{pid}/audit-trail")
+@router.get("/v1/partners/{pid}/audit-trail", **answering(Page[AuditEvent]))
 def audit_trail(page: PageDep, as_of: AsOf = None, entity_id: UUID | None = None,
                 event_type: EventType | None = None, since: Instant | None = None,
                 until: Instant | None = None,
@@ -42,13 +54,13 @@ def _manual(ctx: PlatformContext) -> None:
         raise NotFound("the clock is the system clock; set PORTAL_CLOCK=manual to move it")
 
 
-@router.get("/v1/admin/clock")
+@router.get("/v1/admin/clock", **answering(Clock))
 def get_clock(ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
     _manual(ctx)
     return {"now": api_time(ctx.ledger.clock.now()), "mode": "manual"}
 
 
-@router.post("/v1/admin/clock")
+@router.post("/v1/admin/clock", **answering(ClockMoved))
 def move_clock(body: ClockMove,
                ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
     _manual(ctx)
@@ -59,7 +71,7 @@ def move_clock(body: ClockMove,
                       for f in passed.fired]}
 
 
-@router.get("/v1/admin/timers")
+@router.get("/v1/admin/timers", **answering(Page[Timer]))
 def list_timers(page: PageDep,
                 ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
     """The next due timers of every partition, earliest first: what the scheduler runs
@@ -80,7 +92,7 @@ def _verify_jobs(request: Request) -> VerifyJobs:
     return request.app.state.verify_jobs
 
 
-@router.get("/v1/admin/verify", status_code=202)
+@router.get("/v1/admin/verify", status_code=202, **answering(VerifyJob))
 def verify_log(request: Request,
                ctx: PlatformContext = platform_access("verify.run")) -> JSONResponse:
     """Starts a verification of the whole log, or answers the one already running: 202
@@ -99,7 +111,7 @@ def verify_log(request: Request,
                         headers={"Location": f"/v1/admin/verify/{job['id']}"})
 
 
-@router.get("/v1/admin/verify/{job_id}")
+@router.get("/v1/admin/verify/{job_id}", **answering(VerifyJob))
 def verify_job(job_id: UUID, request: Request,
                ctx: PlatformContext = platform_access("verify.run")) -> dict[str, Any]:
     """A verification job: `status` is `running`, `passed` or `failed`; `result` is the
@@ -111,12 +123,12 @@ def verify_job(job_id: UUID, request: Request,
     return job
 
 
-@router.post("/v1/admin/projections/rebuild")
+@router.post("/v1/admin/projections/rebuild", **answering(Rebuilt))
 def rebuild(ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:
     return {"views": ctx.cluster.rebuild()}
 
 
-@router.get("/healthz", tags=["health"])
+@router.get("/healthz", tags=["health"], **answering(Health))
 def healthz(cluster: ClusterDep) -> JSONResponse:
     """200 while any partition's database answers: `degraded` when one does not, or while
     the views hold events in quarantine (`quarantined` counts them); 503 when none does."""
@@ -126,7 +138,7 @@ def healthz(cluster: ClusterDep) -> JSONResponse:
     return JSONResponse(health.as_json())
 
 
-@router.get("/v1/admin/quarantine")
+@router.get("/v1/admin/quarantine", **answering(QuarantinePage))
 def list_quarantine(page: PageDep, partition: Annotated[PartitionNumber | None, Query()] = None,
                     status: Literal["failed", "held"] | None = None,
                     partner_id: UUID | None = None,
@@ -140,7 +152,8 @@ def list_quarantine(page: PageDep, partition: Annotated[PartitionNumber | None, 
     return {**page.answer(items, last), "quarantined": quarantine.health(ctx.cluster).quarantined}
 
 
-@router.post("/v1/admin/quarantine/{partition}/{position}/retry")
+@router.post("/v1/admin/quarantine/{partition}/{position}/retry",
+             **answering(QuarantineRetried))
 def retry_quarantine(partition: Annotated[PartitionNumber, Path()],
                      position: Annotated[LogPosition, Path()],
                      ctx: PlatformContext = platform_access("admin.operate")) -> dict[str, Any]:

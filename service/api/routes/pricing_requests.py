@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from projections import pricing_requests as view
+from service.api.answers import Page, PricingChangeRequest, answering
 from service.api.auth import Context, partner_access
 from service.api.paging import PageDep
 from service.api.pricing_schemas import PricingChangeRequestCreate
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1/partners/{pid}/pricing-change-requests",
                    tags=["partners and keys"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, **answering(PricingChangeRequest))
 def request_pricing_change(body: PricingChangeRequestCreate,
                            ctx: Context = partner_access("pricing.request")) -> dict[str, Any]:
     """Asks for another plan (`pricing` as for `PUT /pricing`) with a `reason`; answers
@@ -30,7 +31,7 @@ def request_pricing_change(body: PricingChangeRequestCreate,
     return view.request_json(request)
 
 
-@router.get("")
+@router.get("", **answering(Page[PricingChangeRequest]))
 def list_pricing_change_requests(
         page: PageDep, ctx: Context = partner_access("pricing.requests.read")) -> dict[str, Any]:
     """The partner's requests in the order made."""

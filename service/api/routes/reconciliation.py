@@ -7,7 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from service.api.answers import answering
 from service.api.auth import PlatformContext, platform_access
+from service.api.operations_answers import Reconciliation
 from service.api.problems import ApiProblem
 from service.api.schemas import UtcDateTime
 from service.ops.reconciliation import reconcile_all
@@ -15,7 +17,7 @@ from service.ops.reconciliation import reconcile_all
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/v1/admin/reconciliation")
+@router.get("/v1/admin/reconciliation", **answering(Reconciliation))
 def reconciliation(since: UtcDateTime | None = None, until: UtcDateTime | None = None,
                    # The auditor's and the platform admin's permission, as for verify.
                    ctx: PlatformContext = platform_access("verify.run")) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 
 from aggregates.errors import NotFound
 from projections import sub_accounts as view
-from service.api.answers import SubAccount, answering
+from service.api.answers import CampaignStarted, Page, SubAccount, answering
 from service.api.auth import Context, partner_access
 from service.api.paging import AsOf, PageDep
 from service.api.representations import sub_account_json
@@ -51,7 +51,7 @@ def create(body: SubAccountCreate, ctx: Context = partner_access("lines.write"))
     return _answer(ctx, sub.id)
 
 
-@router.get("")
+@router.get("", **answering(Page[SubAccount]))
 def list_(page: PageDep, as_of: AsOf = None, status: Status | None = None,
           ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
     rows, last = ctx.views(as_of).read(
@@ -60,7 +60,7 @@ def list_(page: PageDep, as_of: AsOf = None, status: Status | None = None,
     return page.answer(rows, last)
 
 
-@router.get("/{sid}")
+@router.get("/{sid}", **answering(SubAccount))
 def get(sid: UUID, as_of: AsOf = None,
         ctx: Context = partner_access("lines.read")) -> dict[str, Any]:
     row = ctx.views(as_of).read(view.get_sub_account, partner_id=str(ctx.partner_id),
@@ -77,7 +77,8 @@ def rename(sid: UUID, body: SubAccountCreate,
                                       name=body.name))
 
 
-@router.post("/{sid}/campaigns", status_code=status.HTTP_201_CREATED)
+@router.post("/{sid}/campaigns", status_code=status.HTTP_201_CREATED,
+             **answering(CampaignStarted))
 def start_campaign(sid: UUID, body: CampaignStart,
                    ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     _, campaign_id = execute(ctx.ledger, StartCampaign(partner_id=ctx.partner_id,

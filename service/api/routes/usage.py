@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from aggregates.usage import MAX_BATCH, InvalidUsage
+from service.api.answers import UsageRecorded, answering
 from service.api.auth import Context, partner_access
 from service.api.fields import Instant, UsageFigure, UuidText
 from service.api.problems import PROBLEM_SCHEMA, problem
@@ -60,7 +61,7 @@ def _located(error: dict[str, Any]) -> dict[str, Any]:
     return {**error, "loc": loc, "msg": error["reason"]}
 
 
-@router.post("", responses={422: BAD_BATCH})
+@router.post("", responses={422: BAD_BATCH}, **answering(UsageRecorded))
 def ingest(body: UsageBatch, ctx: Context = partner_access("usage.write")) -> Any:
     """Ingest a batch of usage rows (at most 10,000), one per line and UTC hour.
 
