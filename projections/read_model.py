@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -135,18 +136,18 @@ class ReadModel(TrackingRecorder):
     # under names of its own (a `_insert_tracking` here would hide the library's).
     _select_events: str
 
-    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]: ...
 
-    def _reading_cursor(self) -> AbstractContextManager[Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def _reading_cursor(self) -> AbstractContextManager[Any]: ...
 
-    def _track(self, cursor: Any, tracking: Tracking) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _track(self, cursor: Any, tracking: Tracking) -> None: ...
 
+    @abstractmethod
     def close_datastore(self) -> None:
         """Closes the views' connections (the service's shutdown; tests that lose the store)."""
-        raise NotImplementedError
 
     @contextmanager
     def reading(self) -> Iterator[Sql]:
