@@ -13,6 +13,17 @@ export class ApiError extends Error {
   }
 }
 
+// The ApiError of an answer that is not 2xx, with its problem+json when it carries one.
+async function failure(response) {
+  let problem = null;
+  try {
+    problem = await response.json();
+  } catch {
+    problem = null;
+  }
+  return new ApiError(response.status, problem);
+}
+
 export async function request(path, params, token, { method = "GET", body } = {}) {
   const url = new URL(path, window.location.origin);
   for (const [key, value] of Object.entries(params || {})) {
@@ -31,15 +42,7 @@ export async function request(path, params, token, { method = "GET", body } = {}
   } catch (e) {
     throw new ApiError(0, { detail: `the service could not be reached (${e.message})` });
   }
-  if (!response.ok) {
-    let problem = null;
-    try {
-      problem = await response.json();
-    } catch {
-      problem = null;
-    }
-    throw new ApiError(response.status, problem);
-  }
+  if (!response.ok) throw await failure(response);
   return response.status === 204 ? null : response.json();
 }
 
@@ -79,14 +82,8 @@ export async function download(path, params, filename) {
     throw new ApiError(0, { detail: `the service could not be reached (${e.message})` });
   }
   if (!response.ok) {
-    let problem = null;
-    try {
-      problem = await response.json();
-    } catch {
-      problem = null;
-    }
     if (response.status === 401) unauthorized();
-    throw new ApiError(response.status, problem);
+    throw await failure(response);
   }
   const href = URL.createObjectURL(await response.blob());
   const anchor = Object.assign(document.createElement("a"), { href, download: filename });
