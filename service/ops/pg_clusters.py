@@ -226,6 +226,8 @@ pool_mode = transaction
 default_pool_size = {pool_size}
 max_client_conn = 500
 server_login_retry = 1
+; a query queued while its server is down fails after 5 s, not 120 s (the default)
+query_wait_timeout = 5
 ignore_startup_parameters = extra_float_digits,options
 logfile = {folder / "pgbouncer.log"}
 """)

@@ -7,10 +7,17 @@ the partition's two datastores (event store, read model):
 * before a connection is taken, an open breaker refuses at once: `PartitionUnavailable`
   (503 `partition_unavailable` over HTTP) without waiting on the pool or the server;
 * a connection failure (no connection within the pool's wait, a connection the server
-  dropped) runs the probe; when the probe fails too the breaker opens and the request
-  gets `PartitionUnavailable` instead of the library's ten retries. When the probe
-  answers, the failure was a stale pooled connection or a busy pool: the error goes
-  back to the library, which retries on another connection;
+  dropped or pgBouncer closed, any `psycopg.OperationalError` such as pgBouncer's
+  `server conn crashed?` or `query_wait_timeout`, or an AdminShutdown) runs the probe;
+  when the probe fails too the breaker opens and the request gets `PartitionUnavailable`
+  instead of the library's ten retries. When the probe answers, the failure was one
+  connection's (a stale or killed one, a busy pool): `ConnectionLost` is raised, which the
+  library retries on another connection like its own OperationalError and which, where
+  nothing retries (a read, the idempotency claim) or the retries run out, answers 503
+  `partition_unavailable` like an outage: never a 500;
+* the probe and the pool's pre-ping wait at most `PING_SECONDS` for their answer: behind
+  pgBouncer a query sent while the server is going down waits in pgBouncer's queue (up to
+  its `query_wait_timeout`) instead of failing;
 * the pool waits at most `POOL_WAIT_SECONDS` for a connection per attempt, and a new
   connection at most `CONNECT_TIMEOUT_SECONDS` (libpq's minimum), so no request thread
   sits for long on a server that stopped answering;
@@ -21,6 +28,7 @@ the partition's two datastores (event store, read model):
 from __future__ import annotations
 
 import logging
+import select
 import sqlite3
 import threading
 import time
@@ -31,7 +39,8 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import OperationalError, PersistenceError
+from psycopg import pq
 
 from service.runtime.circuit_breaker import CircuitBreaker, State
 from service.runtime.settings import Settings
@@ -43,6 +52,8 @@ PROBE_INTERVAL_SECONDS = 0.5
 CONNECT_TIMEOUT_SECONDS = 2
 # The longest one attempt waits for a pooled connection; the library retries after it.
 POOL_WAIT_SECONDS = 1.0
+# The longest the probe and the pool's pre-ping wait for their answer once connected.
+PING_SECONDS = 2.0
 
 
 class PartitionUnavailable(PersistenceError):
@@ -55,15 +66,61 @@ class PartitionUnavailable(PersistenceError):
         self.reason = reason
 
 
+class ConnectionLost(PartitionUnavailable, OperationalError):
+    """One connection of a partition failed while its database still answers the probe (a
+    killed session, a stale connection, a busy pool). An OperationalError, so the library
+    retries it on another connection; a PartitionUnavailable, so where nothing retries it
+    answers 503 `partition_unavailable` (retry later), never a 500."""
+
+
+def ping(conn: psycopg.Connection[Any], timeout: float = PING_SECONDS,
+         query: bytes = b"SELECT 1") -> None:
+    """Runs `query` on `conn`, waiting at most `timeout` seconds for the answer (psycopg
+    itself would wait for ever: behind pgBouncer, a query meeting a server that went down
+    waits in pgBouncer's queue). Raises psycopg.OperationalError when no answer came; the
+    caller closes or discards `conn` then (it is left busy)."""
+    pgconn = conn.pgconn
+    deadline = time.monotonic() + timeout
+
+    def wait(readable: bool) -> None:
+        remaining = deadline - time.monotonic()
+        poller = select.poll()  # not select.select: a busy process has sockets past 1024
+        poller.register(pgconn.socket, select.POLLIN if readable else select.POLLOUT)
+        if remaining <= 0 or not poller.poll(remaining * 1000):
+            raise psycopg.OperationalError(f"no answer within {timeout:g} s")
+
+    pgconn.send_query(query)
+    while pgconn.flush():  # the connection is non-blocking: send what is left
+        wait(readable=False)
+    while True:
+        pgconn.consume_input()
+        if not pgconn.is_busy():
+            break
+        wait(readable=True)
+    while (result := pgconn.get_result()) is not None:
+        if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK,
+                                 pq.ExecStatus.EMPTY_QUERY):
+            message = (result.error_message or b"").decode(errors="replace").strip()
+            raise psycopg.OperationalError(message or f"the query failed ({result.status})")
+
+
+def _pre_ping(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check before it hands a connection out, bounded by `ping`."""
+    ping(conn, query=b"")
+
+
 def probe_for(settings: Settings) -> Callable[[], None]:
     """A check that raises unless the partition's database answers now."""
     if settings.is_postgres:
         url = settings.database_url
 
         def probe_postgres() -> None:
-            with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                                 autocommit=True) as conn:
-                conn.execute("SELECT 1")
+            conn = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                                   autocommit=True)
+            try:
+                ping(conn)
+            finally:
+                conn.close()  # a probe left waiting in pgBouncer's queue leaves it
 
         return probe_postgres
     path = settings.database_url.removeprefix("sqlite:///")
@@ -194,7 +251,16 @@ def _guard_postgres(datastore: Any, guard: PartitionGuard) -> None:
     pool = datastore.pool
     pool.timeout = min(pool.timeout, POOL_WAIT_SECONDS)
     pool.kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    if getattr(pool, "_check", None) is not None:  # pre-ping on: bound its wait
+        pool._check = _pre_ping
     original = datastore.get_connection
+
+    def lost(error: BaseException) -> ConnectionLost:
+        """Runs the probe (PartitionUnavailable when it fails too); the retryable
+        failure of one connection when the database answers."""
+        guard.connection_failed(error)
+        reason = f"{type(error).__name__}: {error}".strip()
+        return ConnectionLost(guard.index, f"a connection failed ({reason})")
 
     @contextmanager
     def get_connection() -> Iterator[Any]:
@@ -206,12 +272,16 @@ def _guard_postgres(datastore: Any, guard: PartitionGuard) -> None:
                 try:
                     yield conn
                 except Exception as error:
-                    if conn.broken:  # the server went away under the statement
-                        guard.connection_failed(error)
+                    # The server (or pgBouncer) went away under the statement: a dropped
+                    # connection, whatever the exception (a failed ROLLBACK lets a
+                    # `psycopg.Rollback` out), or an error of the connection class.
+                    if conn.broken or isinstance(error, psycopg.OperationalError | \
+                                                 psycopg.InterfaceError):
+                        raise lost(error) from error
                     raise
         except PersistenceError as error:
             if not acquired and not isinstance(error, PartitionUnavailable):
-                guard.connection_failed(error)
+                raise lost(error) from error
             raise
 
     datastore.get_connection = get_connection
