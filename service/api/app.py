@@ -39,7 +39,6 @@ from service.api.shared_clock import read_shared_clock
 from service.ops.verify_jobs import VerifyJobs
 from service.portal import web as portal
 from service.runtime.bootstrap import Ledger
-from service.runtime.partition_health import PartitionUnavailable
 from service.runtime.partitions import Cluster
 from service.runtime.read_only import ReadOnlyMiddleware
 from service.webhooks.runner import Deliverers
@@ -52,12 +51,10 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # A process that stopped between a charge and its record left the attempt open.
-        for ledger in cluster.ledgers if not read_only else ():
-            try:
-                ledger.billing.settle_open_attempts()
-            except PartitionUnavailable:  # its guard logged it; the others start
-                continue
+        # A process that stopped between a charge and its record left the attempt open;
+        # a partition down now is settled when it is taken up.
+        if not read_only:
+            cluster.start_partitions(lambda ledger: ledger.billing.settle_open_attempts())
         deliverers = Deliverers(cluster) if run_scheduler and not read_only else None
         if run_scheduler and not read_only:  # a read-only process (a standby's) writes nothing
             cluster.scheduler.start()

@@ -9,7 +9,7 @@ server) under that load, starts it again, and checks:
 
 - the other partitions' partners kept answering 2xx, each within a second;
 - the stopped partition's partners were answered within a second once it was found
-  down, and none was held while it was being found;
+  down, and none was held while it was being found; no request was answered 500;
 - `/healthz` said `degraded` while the cluster was down;
 - `ledger project` survived;
 - after the cluster returned, every acknowledged command is there, and `ledger verify`
@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -291,6 +292,10 @@ def run(stage: Stage, folder: Path, *, seconds: float = 4.0) -> list[Check]:
             f"{len(down)} answers, statuses {sorted({a.status for a in down})}, slowest "
             f"{max((a.seconds for a in settled), default=0):.2f}s after the first second, "
             f"{max((a.seconds for a in down), default=0):.2f}s in all"))
+        failed = Counter(a.status for a in load.answers if a.status >= 500 and a.status != 503)
+        checks.append(Check("no request was answered 500 (the crash window answers 503)",
+                            not failed, f"statuses of the whole run: "
+                            f"{dict(sorted(Counter(a.status for a in load.answers).items()))}"))
         checks.append(Check("the projector survives the cluster's return",
                             project.poll() is None, f"exit code {project.poll()}"))
 

@@ -166,6 +166,9 @@ class PartitionGuard:
         self.in_flight = 0
         # Run when a failure opens the breaker (the cluster starts its monitor then).
         self.on_open: list[Callable[[], None]] = []
+        # Run once a probe closed the breaker, when requests go through again (the work
+        # a partition taken up after the start still owes: service/runtime/partitions.py).
+        self.on_up: list[Callable[[], None]] = []
         self._answered_at = 0.0  # monotonic time of the last probe that answered
         self.breaker.on_close(self._flush_pools)
 
@@ -224,6 +227,11 @@ class PartitionGuard:
             log.exception("partition %s answers, but could not be taken up again", self.index)
             return False
         log.warning("partition %s answers again", self.index)
+        for listener in self.on_up:
+            try:
+                listener()
+            except Exception:  # the next pass (catch-up, dunning) does it instead
+                log.exception("partition %s: its work on answering again failed", self.index)
         return True
 
     def _flush_pools(self) -> None:

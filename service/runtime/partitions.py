@@ -81,6 +81,9 @@ class Cluster:
     guards: list[PartitionGuard] = field(default_factory=list)
     # The partition numbers of `ledgers` (all of them, but for `ledger project --partition`).
     indexes: list[int] = field(default_factory=list)
+    # The work each partition gets when the process starts (`start_partitions`), kept for
+    # the partitions that were down then and are taken up later.
+    start_up: list[Callable[[Ledger], object]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.indexes:
@@ -155,6 +158,20 @@ class Cluster:
             raise skipped
         return None
 
+    def start_partitions(self, work: Callable[[Ledger], object]) -> None:
+        """Runs `work` (the process's start-up work: settling payment attempts a crash left
+        open) on every partition built now, and on each partition down now once it is
+        taken up. A partition whose database fails meanwhile is skipped (its guard logged
+        it); it gets the work when taken up only if it was never built."""
+        self.start_up.append(work)
+        for ledger in list(self.ledgers):
+            if isinstance(ledger, UnbuiltPartition):
+                continue
+            try:
+                work(ledger)
+            except PartitionUnavailable:
+                continue
+
     def caught_up(self) -> None:
         """Catches every partition up; one whose database does not answer is skipped
         (its guard logged it), and any other failure is raised once the rest ran."""
@@ -214,17 +231,30 @@ def _build_or_stand_in(cluster: Cluster, index: int, build_one: Callable[[], Led
         cluster.ledgers.append(cast(Ledger, UnbuiltPartition(guard)))
         position = len(cluster.ledgers) - 1
 
+        taken_up: list[Ledger] = []
+
         def take_up() -> None:
-            # Runs on the monitor's thread when a probe answers; a failure keeps the
-            # breaker open for the next probe.
+            # Runs on the monitor's thread when a probe answers, before requests go
+            # through (the guard refuses them until then); a failure keeps the breaker
+            # open for the next probe.
             if isinstance(cluster.ledgers[position], UnbuiltPartition):
                 built = build_one()
                 guard.attach(*_datastores(built))
                 built.admin_token = cluster.admin_token
                 cluster.ledgers[position] = built
+                taken_up.append(built)
+
+        def start_up() -> None:
+            # Once requests go through: what every partition got at the start (its
+            # catch-up, then the process's start-up work), once.
+            while taken_up:
+                built = taken_up.pop()
                 built.caught_up()
+                for work in list(cluster.start_up):
+                    work(built)
 
         guard.breaker.on_close(take_up)
+        guard.on_up.append(start_up)
         guard.mark_down(f"{type(error).__name__}: {error}".strip())
         return
     guard.attach(*_datastores(ledger))
