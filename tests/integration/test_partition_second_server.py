@@ -1,29 +1,30 @@
-"""One partition on a PostgreSQL server of its own (a second local cluster, created by
-the test on a free port and dropped afterwards, even on failure), stopped under load:
-the other partners keep answering 2xx, the stopped partition's partners get 503
-`partition_unavailable` within a second, /healthz says `degraded`, and once the server
-is started again the partition is served with no failed request and nothing lost.
+"""One partition on a PostgreSQL server of its own (the session's second local cluster,
+tests/integration/conftest.py), stopped under load: the other partners keep answering 2xx,
+the stopped partition's partners get 503 `partition_unavailable` within a second,
+/healthz says `degraded`, and once the server is started again the partition is served
+with no failed request and nothing lost.
 
-The partition's URL is set by this test's own fixture (the settings' `partition`)."""
+The partitions are placed as an operator places them: `PORTAL_PARTITION_URLS` in the
+environment, read by the CLI's own settings reader (which refuses unknown `PORTAL_*`
+variables)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
+import psycopg
 import pytest
 
+from service.ops.cli_errors import read_settings
+from service.ops.pg_clusters import PgCluster
 from service.runtime.partitions import build_cluster, partition_of
-from service.runtime.settings import Settings
+from service.runtime.settings import Settings, partition_url
 from tests.api.conftest import ADMIN
-from tests.conftest import make_settings
-from tests.integration.processes import free_port
+from tests.conftest import ADMIN_TOKEN
 from tests.integration.test_partition_isolation import (
     DOWN,
     PARTITIONS,
@@ -34,75 +35,49 @@ from tests.integration.test_partition_isolation import (
 )
 
 
-class SecondServer:
-    """A PostgreSQL cluster of its own, on another port (Debian's pg_createcluster)."""
+def operator_settings(monkeypatch: pytest.MonkeyPatch, urls: list[str]) -> Settings:
+    """The settings `ledger serve` reads from an environment that names one URL per
+    partition (and nothing else of this test run's)."""
+    for name in list(os.environ):
+        if name.upper().startswith("PORTAL_"):
+            monkeypatch.delenv(name)
+    for name, value in {"PORTAL_PARTITION_URLS": "\n".join(urls), "PORTAL_CLOCK": "system",
+                        "PORTAL_ADMIN_TOKEN": ADMIN_TOKEN, "PORTAL_POOL_SIZE": "2",
+                        "PORTAL_MAX_OVERFLOW": "4"}.items():
+        monkeypatch.setenv(name, value)
+    settings = read_settings()
+    assert settings.partitions == PARTITIONS and settings.database_url == urls[0]
+    assert [settings.partition(index).database_url for index in range(PARTITIONS)] == urls
+    return settings
 
-    def __init__(self) -> None:
-        self.version = sorted(os.listdir("/usr/lib/postgresql"), key=float)[-1]
-        self.name = f"iso{os.getpid()}{uuid.uuid4().hex[:4]}"
-        self.port = free_port()
 
-    def _ctl(self, action: str, *options: str, check: bool = True) -> None:
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name,
-                        action, *options], check=check, capture_output=True, timeout=60)
-
-    def create(self) -> None:
-        # A throwaway cluster: no fsync (initdb's and the server's), so it costs seconds.
-        subprocess.run(["pg_createcluster", self.version, self.name, "--port", str(self.port),
-                        "-o", "fsync=off", "-o", "synchronous_commit=off",
-                        "--", "--auth-host=trust", "--auth-local=trust", "--no-sync"],
-                       check=True, capture_output=True, timeout=120)
-        self._ctl("start")
-
-    def stop(self) -> None:
-        self._ctl("stop", "-m", "fast")  # ends its sessions, as a crash or a failover would
-
-    def start(self) -> None:
-        self._ctl("start")
-
-    def drop(self) -> None:
-        self._ctl("stop", "-m", "immediate", check=False)
-        subprocess.run(["pg_dropcluster", "--stop", self.version, self.name],
-                       capture_output=True, timeout=60)
-
-    def url(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+def _placed(postgres_url: str, elsewhere: str) -> list[str]:
+    """Partition DOWN at `elsewhere`, the others beside the suite's database."""
+    return [elsewhere if index == DOWN else
+            postgres_url if index == 0 else partition_url(postgres_url, index)
+            for index in range(PARTITIONS)]
 
 
 @pytest.fixture
-def second_server() -> Iterator[SecondServer]:
-    missing = [tool for tool in ("pg_createcluster", "pg_ctlcluster", "pg_dropcluster")
-               if shutil.which(tool) is None]
-    if missing or os.geteuid() != 0 or not Path("/usr/lib/postgresql").is_dir():
-        reason = f"needs root and Debian's PostgreSQL cluster tools ({', '.join(missing)})"
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = SecondServer()
-    try:
-        server.create()
-        yield server
-    finally:
-        server.drop()
+def elsewhere(second_server: PgCluster) -> Iterator[str]:
+    """A database on the second server, made by the service's first start and dropped
+    afterwards."""
+    name = f"ledger_partition_{uuid.uuid4().hex[:6]}"
+    yield second_server.url(name)
+    with psycopg.connect(second_server.url(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_a_partition_on_its_own_server_stopped_under_load_stops_no_one_else(
-        postgres_url: str, second_server: SecondServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        postgres_url: str, second_server: PgCluster, elsewhere: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     _empty_siblings(postgres_url)
-    elsewhere = second_server.url("ledger_partition")
-    same_server = Settings.partition
-
-    def placed(self: Settings, index: int) -> Settings:
-        if index == DOWN:
-            return self.model_copy(update={"database_url": elsewhere})
-        return same_server(self, index)
-
-    monkeypatch.setattr(Settings, "partition", placed)
-    settings = make_settings(postgres_url, partitions=PARTITIONS, clock="system")
+    settings = operator_settings(monkeypatch, _placed(postgres_url, elsewhere))
     cluster = build_cluster(settings)
     try:
         with _client(cluster) as client:
-            outage_under_load(client, _partners(client), take_down=second_server.stop,
+            outage_under_load(client, _partners(client),
+                              take_down=lambda: second_server.stop("fast"),
                               bring_back=second_server.start)
     finally:
         cluster.close()
@@ -116,15 +91,7 @@ def test_a_partition_whose_server_never_answers_costs_its_partners_no_wait(
     black_hole.listen(64)
     _empty_siblings(postgres_url)
     silent = f"postgresql://postgres@127.0.0.1:{black_hole.getsockname()[1]}/ledger"
-    same_server = Settings.partition
-
-    def placed(self: Settings, index: int) -> Settings:
-        if index == DOWN:
-            return self.model_copy(update={"database_url": silent})
-        return same_server(self, index)
-
-    monkeypatch.setattr(Settings, "partition", placed)
-    settings = make_settings(postgres_url, partitions=PARTITIONS, clock="system")
+    settings = operator_settings(monkeypatch, _placed(postgres_url, silent))
     cluster = build_cluster(settings)  # waits one connect timeout for the silent server
     try:
         with _client(cluster) as client:
