@@ -39,9 +39,10 @@ _WAIT_SECONDS = 0.02  # how often a request waiting for a slot looks again
 
 
 def unavailable(exc: PartitionUnavailable) -> JSONResponse:
-    return problem(503, "partition_unavailable",
-                   f"this partner's store (partition {exc.index}) does not answer; other "
-                   "partners are served. Retry later.", headers={"Retry-After": "1"})
+    detail = getattr(exc, "detail", None) or (  # the manual clock's own (awaited_clock.py)
+        f"this partner's store (partition {exc.index}) does not answer; other "
+        "partners are served. Retry later.")
+    return problem(503, "partition_unavailable", detail, headers={"Retry-After": "1"})
 
 
 def answer_failure(scope: Scope, exc: Exception) -> JSONResponse | None:

@@ -109,7 +109,7 @@ def _read_model(env: dict[str, str], *, postgres: bool) -> ReadModel:
     return factory.tracking_recorder(SQLiteReadModel)
 
 
-def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
+def manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:
     """The manual clock over its row in the database, which every process shares: it
     starts where the row stands, or (on a new database) at PORTAL_CLOCK_START or now."""
     if settings.clock_start is not None:
@@ -152,7 +152,7 @@ def build(settings: Settings | None = None) -> Ledger:
 
 
 def _clock(read_model: ReadModel, settings: Settings) -> Clock:
-    return _manual_clock(read_model, settings) if settings.clock == "manual" else SystemClock()
+    return manual_clock(read_model, settings) if settings.clock == "manual" else SystemClock()
 
 
 def shared_clock(settings: Settings) -> Clock:
@@ -162,7 +162,7 @@ def shared_clock(settings: Settings) -> Clock:
         return SystemClock()
     with schema_lock(settings):
         read_model = _read_model(_env(settings), postgres=settings.is_postgres)
-    return _manual_clock(read_model, settings)
+    return manual_clock(read_model, settings)
 
 
 def replica_cache(settings: Settings) -> ReplicaCache:

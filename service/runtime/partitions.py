@@ -25,11 +25,13 @@ from aggregates.base import Actor
 from aggregates.partner import Partner
 from service.commands import execute
 from service.commands.partners import ClaimInvoicePrefix, CreatePartner
+from service.runtime.awaited_clock import AwaitedClock
 from service.runtime.bootstrap import (
     Ledger,
     build,
     build_partition,
     ensure_database,
+    manual_clock,
     replica_cache,
     schema_lock,
     shared_clock,
@@ -273,7 +275,8 @@ def build_cluster(settings: Settings | None = None, *, only: int | None = None) 
     """Every partition that `settings.partitions` names, sharing partition 0's clock
     (a manual clock is kept in partition 0's database) and one scheduler; `only` builds
     that one partition (`ledger project --partition`). A partition whose database does
-    not answer at start (with the system clock, any of them) is taken up when it does."""
+    not answer at start is taken up when it does (with a manual clock, partition 0 too:
+    until then the clock has no time, service/runtime/awaited_clock.py)."""
     settings = settings or Settings()
     if only is not None:
         return _build_one_partition(settings, only)
@@ -281,15 +284,17 @@ def build_cluster(settings: Settings | None = None, *, only: int | None = None) 
         return Cluster.of(build(settings))
     if settings.admin_token is None:  # one token for every partition, whichever answers
         settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(32)})
-    if settings.clock == "manual":
-        # A manual clock is kept in partition 0's database: that one must answer at start.
+    clock: Clock
+    if settings.clock == "manual" and _answers(first_start_check(settings)):
+        # A manual clock is kept in partition 0's database: read from it at start.
         with schema_lock(settings):
             home = build_partition(settings, job_suffix="@p0")
         clock, scheduler, replicas = home.clock, home.scheduler, home.replicas
         cluster = Cluster(settings=settings, ledgers=[home], scheduler=scheduler)
     else:
-        # The system clock needs no database: any partition may be down at start.
-        clock = SystemClock()
+        # The system clock needs no database: any partition may be down at start. A
+        # manual clock whose partition 0 is down has no time until it answers.
+        clock = AwaitedClock() if settings.clock == "manual" else SystemClock()
         scheduler = Scheduler(clock=clock, after_job=lambda: None,
                               tick_seconds=settings.tick_seconds)
         replicas = replica_cache(settings)
@@ -309,7 +314,12 @@ def _locked_build(settings: Settings, **options: Any) -> Ledger:
     if settings.is_postgres:
         ensure_database(settings)
     with schema_lock(settings):
-        return build_partition(settings, **options)
+        ledger = build_partition(settings, **options)
+    clock = options.get("clock")
+    if isinstance(clock, AwaitedClock) and options.get("partition") == 0:
+        # Partition 0 taken up after a start without it: the time it keeps is now known.
+        clock.found(manual_clock(ledger.read_model, settings))
+    return ledger
 
 
 def _build_one_partition(settings: Settings, index: int) -> Cluster:
