@@ -1,5 +1,6 @@
-"""`ledger serve` and `ledger project` as real processes, with a partition's database
-refusing connections from before they start (PostgreSQL): both start, the API serves
+"""`ledger serve` and `ledger project` as real processes, with a partition's database (on
+a server of its own, placed as an operator places it: `PORTAL_PARTITION_URLS` in their
+environment) refusing connections from before they start (PostgreSQL): both start, the API serves
 every other partner (commands with an Idempotency-Key too) and answers the partition's
 partners 503 within a second, /healthz says `degraded`, the projectors live through it
 (`ledger project --partition i` of the down partition waits for it), and once the
@@ -31,6 +32,8 @@ from tests.integration.test_partition_isolation import (
     _empty_siblings,
     _partners,
 )
+from tests.integration.test_partition_second_server import _placed
+from tests.integration.test_partition_second_server import elsewhere as elsewhere  # fixture
 
 
 def _until(check: Callable[[], bool], within: float = 30.0) -> None:
@@ -41,9 +44,11 @@ def _until(check: Callable[[], bool], within: float = 30.0) -> None:
 
 
 def test_serve_and_project_run_with_a_partition_down_and_take_it_up_when_it_returns(
-        postgres_url: str, tmp_path: Path) -> None:
+        postgres_url: str, elsewhere: str, tmp_path: Path) -> None:
     _empty_siblings(postgres_url)
-    settings = make_settings(postgres_url, partitions=PARTITIONS, clock="system")
+    urls = _placed(postgres_url, elsewhere)
+    settings = make_settings(postgres_url, partition_urls=urls, clock="system")
+    assert settings.partitions == PARTITIONS
     cluster = build_cluster(settings)
     with TestClient(create_app(cluster, run_scheduler=False)) as client:
         partners = _partners(client)
@@ -53,7 +58,7 @@ def test_serve_and_project_run_with_a_partition_down_and_take_it_up_when_it_retu
         assert before.status_code == 201
     cluster.close()
 
-    env = service_env(postgres_url, PORTAL_PARTITIONS=str(PARTITIONS), PORTAL_SCHEDULER="false")
+    env = service_env(urls[0], PORTAL_PARTITION_URLS="\n".join(urls), PORTAL_SCHEDULER="false")
     port = free_port()
     running: list[subprocess.Popen[bytes]] = []
     with Outage(settings, DOWN) as outage:
