@@ -97,11 +97,14 @@ def ping(conn: psycopg.Connection[Any], timeout: float = PING_SECONDS,
         if not pgconn.is_busy():
             break
         wait(readable=True)
-    while (result := pgconn.get_result()) is not None:
+    failure = ""
+    while (result := pgconn.get_result()) is not None:  # every result, or libpq stays busy
         if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK,
                                  pq.ExecStatus.EMPTY_QUERY):
             message = (result.error_message or b"").decode(errors="replace").strip()
-            raise psycopg.OperationalError(message or f"the query failed ({result.status})")
+            failure = failure or message or f"the query failed ({result.status})"
+    if failure:
+        raise psycopg.OperationalError(failure)
 
 
 def _pre_ping(conn: psycopg.Connection[Any]) -> None:

@@ -30,6 +30,7 @@ with warnings.catch_warnings():
 
 from service.api.app import create_app
 from service.ops.pg_clusters import PgCluster
+from service.runtime.partition_health import ping
 from service.runtime.partitions import Cluster, build_cluster
 from tests.conftest import empty_postgres, make_settings
 from tests.integration.conftest import Bounced
@@ -179,3 +180,22 @@ def test_a_server_crash_under_load_never_answers_500(crash_cluster: Cluster,
     answers = _under_load(crash_cluster, crash)
     _assert_no_server_error(answers)
     assert answers.statuses[DOWN][503]  # the crash was met, and answered 503
+
+
+def test_the_probe_and_the_pre_ping_wait_for_their_answer_a_bounded_time(
+        postgres_url: str) -> None:
+    # A query whose answer does not come in time (as one queued in pgBouncer while its
+    # server is down) fails after the bound instead of holding the thread.
+    conn = psycopg.connect(postgres_url, autocommit=True)
+    try:
+        started = time.monotonic()
+        with pytest.raises(psycopg.OperationalError, match=r"no answer within 0\.2 s"):
+            ping(conn, timeout=0.2, query=b"SELECT pg_sleep(5)")
+        assert time.monotonic() - started < 2.0
+    finally:
+        conn.close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        ping(conn)  # answered: returns
+        ping(conn, query=b"")  # the pre-ping's empty query
+        with pytest.raises(psycopg.OperationalError, match="division by zero"):
+            ping(conn, query=b"SELECT 1/0")
