@@ -57,10 +57,10 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PARTITIONS = 3
 PARTNERS_PER_PARTITION = 2
 WITHIN = 1.0  # seconds: how fast every answer must come, even from a stopped partition
-# Seconds no request may wait, even one that meets the crash itself: it can spend a connect
-# timeout (PORTAL_CONNECT_TIMEOUT_SECONDS, 3 s) on the dead server behind pgBouncer, then a
-# pool wait and the probe that opens the breaker, before its 503. Once the partition is found
-# down, every answer comes within WITHIN.
+# Seconds no request may wait, even one that meets the crash itself: a statement sent as the
+# server went down waits in pgBouncer's queue for its query_wait_timeout (5 s here,
+# service/ops/pg_clusters.py), then the probe that opens the breaker runs, before its 503.
+# Once the partition is found down, every answer comes within WITHIN.
 HELD = 10.0
 
 
