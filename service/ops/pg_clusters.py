@@ -63,9 +63,25 @@ def _run(*args: str, user: str | None = None, timeout: float = 120) -> str:
     return done.stdout
 
 
+def _cluster_ports() -> set[int]:
+    """The ports local clusters are made for, running or not: a cluster another run stopped
+    for a while, or is still starting, listens on nothing, and would take its port back."""
+    try:
+        listed = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True,
+                                timeout=30, check=False, stdin=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return {int(columns[2]) for line in listed.splitlines()
+            if len(columns := line.split()) > 2 and columns[2].isdigit()}
+
+
 def free_port(start: int = FIRST_PORT) -> int:
-    """The first port from `start` on that nothing listens on."""
+    """The first port from `start` on that nothing listens on and no local cluster is
+    made for."""
+    taken = _cluster_ports()
     for port in range(start, start + 2000):
+        if port in taken:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
