@@ -19,6 +19,7 @@ from projections import aggregate_states, line_day_counts
 from projections.audit import audit_item
 from projections.credit_notes import invoice_credit_notes, item_credit_notes
 from projections.events import uuid_text
+from projections.paging import keyset
 from projections.sql import Sql
 from projections.times import api_time, from_stored, stored
 
@@ -195,14 +196,11 @@ def list_invoices(sql: Sql, *, partner_id: str, after_seq: int,
                   limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """Newest first; the cursor is the seq of the last invoice on the page."""
     bound = after_seq or 2**62
-    rows = sql.all(
-        "SELECT i.seq, s.state FROM v_invoices i JOIN v_states s ON s.id = i.id "
-        "WHERE i.partner_id = ? AND i.seq < ? ORDER BY i.period_start DESC, i.seq DESC LIMIT ?",
-        partner_id, bound, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    page = [invoice_json(aggregate_states.decode(Invoice, r["state"])) for r in rows]
-    return page, (rows[-1]["seq"] if more else None)
+    return keyset(
+        sql, "SELECT i.seq, s.state FROM v_invoices i JOIN v_states s ON s.id = i.id "
+        "WHERE i.partner_id = ? AND i.seq < ? ORDER BY i.period_start DESC, i.seq DESC",
+        partner_id, bound, limit=limit, key="seq",
+        item=lambda r: invoice_json(aggregate_states.decode(Invoice, r["state"])))
 
 
 def get_invoice(sql: Sql, *, partner_id: str, invoice_id: str) -> Invoice | None:
