@@ -16,13 +16,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class HttpMiddleware(ABC):
-    """A middleware of HTTP requests: lifespan and websocket traffic pass through."""
+    """A middleware of HTTP requests: lifespan and websocket traffic pass through, and so
+    do the requests it does not concern."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
+    def concerns(self, scope: Scope) -> bool:
+        """Whether this HTTP request is one the middleware acts on (by default, all)."""
+        return True
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not self.concerns(scope):
             await self.app(scope, receive, send)
             return
         await self.http(scope, receive, send)
