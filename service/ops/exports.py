@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from uuid import UUID
 
 from aggregates.invoice import Invoice
+from aggregates.invoice_figures import MONEY
 from projections import aggregate_states, billing
 from projections.audit import audit_item
 from service.runtime.as_of import view_source
@@ -27,13 +28,11 @@ _ZERO_DECIMALS = ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
                   "VND", "VUV", "XAF", "XOF", "XPF")
 _THREE_DECIMALS = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
 _EXPONENTS = {**dict.fromkeys(_ZERO_DECIMALS, 0), **dict.fromkeys(_THREE_DECIMALS, 3)}
-MONEY_COLUMNS = ("subtotal", "discount", "credit_applied", "total", "amount_due",
-                 "amount_paid", "amount_refunded")
+MONEY_COLUMNS = (*MONEY, "amount_paid", "amount_refunded")
 AUDIT_COLUMNS = ("position", "occurred_at", "partner_id", "entity_type", "entity_id",
                  "event_type", "actor_key_id", "actor_role", "actor_scope", "data")
 INVOICE_COLUMNS = ("id", "number", "partner_id", "period_start", "period_end", "status",
-                   "subtotal", "discount", "credit_applied", "total", "amount_due",
-                   "amount_paid", "amount_refunded", "currency", "issued_at", "items")
+                   *MONEY_COLUMNS, "currency", "issued_at", "items")
 
 
 def audit_rows(ledger: Ledger, *, partner_id: str | None,
