@@ -35,20 +35,29 @@ INVOICE_COLUMNS = ("id", "number", "partner_id", "period_start", "period_end", "
                    *MONEY_COLUMNS, "currency", "issued_at", "items")
 
 
+def audit_filter(*, partner_id: str | None, until_position: int | None,
+                 after: int = 0) -> tuple[str, list[Any]]:
+    """The `v_audit` condition and its parameters for an export: the partner's rows (all
+    when None), up to `until_position` (all when None), after `after`."""
+    where: list[str] = ["position > ?"]
+    params: list[Any] = [after]
+    if partner_id:
+        where.append("partner_id = ?")
+        params.append(partner_id)
+    if until_position is not None:
+        where.append("position <= ?")
+        params.append(until_position)
+    return " AND ".join(where), params
+
+
 def audit_rows(ledger: Ledger, *, partner_id: str | None,
                until_position: int | None) -> Iterator[dict[str, Any]]:
     after = 0
     while True:
-        where: list[str] = ["position > ?"]
-        params: list[Any] = [after]
-        if partner_id:
-            where.append("partner_id = ?")
-            params.append(partner_id)
-        if until_position is not None:
-            where.append("position <= ?")
-            params.append(until_position)
+        where, params = audit_filter(partner_id=partner_id, until_position=until_position,
+                                     after=after)
         with ledger.read_model.reading() as sql:
-            rows = sql.all(f"SELECT * FROM v_audit WHERE {' AND '.join(where)} "
+            rows = sql.all(f"SELECT * FROM v_audit WHERE {where} "
                            "ORDER BY position LIMIT ?", *params, CHUNK)
         if not rows:
             return
