@@ -36,8 +36,7 @@ def minor_units(value: object, what: str) -> int:
     return value
 
 
-# `kw_only`: the fields come after those of whatever also carries the figures (the
-# `Invoice.Issued` event, the `Draft`), whose own fields have no defaults.
+# `kw_only`: a subclass (the `Draft`) adds fields without defaults after `tax`'s default.
 @dataclass(frozen=True, kw_only=True)
 class InvoiceFigures:
     """The figures, in the order the invoice's JSON lists them. `items` are
@@ -98,20 +97,22 @@ class InvoiceFigures:
                    tax=tax, credit_applied=credit_applied, total=total, amount_due=amount_due,
                    **extra)
 
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(InvoiceFigures))
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        """The figures' names, in order (a subclass's own fields are not figures)."""
+        return NAMES
 
-    @classmethod
-    def of(cls, source: object) -> InvoiceFigures:
+    @staticmethod
+    def of(source: object) -> InvoiceFigures:
         """The figures of anything that carries them as attributes (an invoice, its
-        `Issued` event, a draft); a state kept before tax existed reads no tax."""
-        values: dict[str, Any] = {name: getattr(source, name, None) for name in cls.names()}
+        `Issued` event, a draft); one kept from before tax existed has none."""
+        values: dict[str, Any] = {name: getattr(source, name) for name in NAMES
+                                  if name != "tax" or hasattr(source, "tax")}
         return InvoiceFigures(**values)
 
     def as_dict(self) -> dict[str, Any]:
         """The figures by name, in order (the `Issued` event's and the JSON's keys)."""
-        return {name: getattr(self, name) for name in self.names()}
+        return {name: getattr(self, name) for name in NAMES}
 
     def money(self) -> dict[str, int]:
         """The five amounts (what an export or an audit compares)."""
@@ -141,12 +142,11 @@ class InvoiceFigures:
         if self.amount_due != self.due_of(total=self.total, credit_applied=self.credit_applied):
             raise ValueError(f"amount_due {self.amount_due} is not total {self.total} - "
                              f"credit {self.credit_applied}")
-        return InvoiceFigures(items=items, subtotal=self.subtotal, discounts=discounts,
-                              discount=self.discount, tax=tax,
-                              credit_applied=self.credit_applied, total=self.total,
-                              amount_due=self.amount_due)
+        return InvoiceFigures(**{**self.as_dict(), "items": items, "discounts": discounts,
+                                 "tax": tax})
 
 
+NAMES = tuple(f.name for f in fields(InvoiceFigures))
 MONEY = ("subtotal", "discount", "credit_applied", "total", "amount_due")
 
 
