@@ -16,6 +16,7 @@ from service.api import (
     problems,
     request_body,
 )
+from service.api.read_only_gate import ReadOnlyMiddleware
 from service.api.routes import (
     alerts,
     analytics,
@@ -40,7 +41,6 @@ from service.ops.verify_jobs import VerifyJobs
 from service.portal import web as portal
 from service.runtime.bootstrap import Ledger
 from service.runtime.partitions import Cluster
-from service.runtime.read_only import ReadOnlyMiddleware
 from service.webhooks.runner import Deliverers
 
 
