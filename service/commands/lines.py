@@ -9,7 +9,7 @@ from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.errors import InvalidTransition
-from aggregates.line import Line
+from aggregates.line import DELETE, MOVE, Line
 from aggregates.sub_account import ACTIVE
 from service.commands.application import PHONE
 from service.commands.base import Command, Services, handles
@@ -199,18 +199,18 @@ def approve_line_move(s: Services, c: ApproveLineMove, actor: Actor, now: dateti
 
 @handles(RejectLineMove)
 def reject_line_move(s: Services, c: RejectLineMove, actor: Actor, now: datetime) -> Line:
-    return _line_alone(s, c, lambda line: line.reject_move(reason=c.reason, actor=actor, at=now))
+    return _line_alone(s, c, lambda line: line.reject(MOVE, reason=c.reason, actor=actor, at=now))
 
 
 @handles(CancelLineMove)
 def cancel_line_move(s: Services, c: CancelLineMove, actor: Actor, now: datetime) -> Line:
-    return _line_alone(s, c, lambda line: line.cancel_move(actor=actor, at=now))
+    return _line_alone(s, c, lambda line: line.cancel(MOVE, actor=actor, at=now))
 
 
 @handles(RequestLineDelete)
 def request_line_delete(s: Services, c: RequestLineDelete, actor: Actor,
                         now: datetime) -> Line:
-    return _line_alone(s, c, lambda line: line.request_delete(actor=actor, at=now))
+    return _line_alone(s, c, lambda line: line.request(DELETE, actor=actor, at=now))
 
 
 @handles(ApproveLineDelete)
@@ -218,7 +218,7 @@ def approve_line_delete(s: Services, c: ApproveLineDelete, actor: Actor,
                         now: datetime) -> Line:
     """The line ends: it leaves its sub-account and frees its number, in one transaction."""
     line = s.app.line(c.partner_id, c.line_id)
-    line.approve_delete(actor=actor, at=now)
+    line.approve(DELETE, actor=actor, at=now)
     touched: list[LedgerAggregate] = [line]
     if line.sub_account_id is not None:
         sub = s.app.sub_account(c.partner_id, line.sub_account_id)
@@ -233,13 +233,13 @@ def approve_line_delete(s: Services, c: ApproveLineDelete, actor: Actor,
 @handles(RejectLineDelete)
 def reject_line_delete(s: Services, c: RejectLineDelete, actor: Actor,
                        now: datetime) -> Line:
-    return _line_alone(s, c, lambda line: line.reject_delete(reason=c.reason, actor=actor, at=now))
+    return _line_alone(s, c, lambda line: line.reject(DELETE, reason=c.reason, actor=actor, at=now))
 
 
 @handles(CancelLineDelete)
 def cancel_line_delete(s: Services, c: CancelLineDelete, actor: Actor,
                        now: datetime) -> Line:
-    return _line_alone(s, c, lambda line: line.cancel_delete(actor=actor, at=now))
+    return _line_alone(s, c, lambda line: line.cancel(DELETE, actor=actor, at=now))
 
 
 @handles(PauseFlaggedLine)

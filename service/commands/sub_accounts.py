@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.errors import DuplicateName, InvalidTransition
-from aggregates.sub_account import SubAccount, normalise_name
+from aggregates.sub_account import DELETE, MERGE, SubAccount, normalise_name
 from service.commands.application import NAME
 from service.commands.base import Command, Services, handles
 
@@ -174,14 +174,14 @@ def _sub_account_alone(s: Services, c: SubAccountCommand, actor: Actor, now: dat
 
 @handles(RejectMerge)
 def reject_merge(s: Services, c: RejectMerge, actor: Actor, now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.reject_merge(
-        reason=c.reason, actor=actor, at=now))
+    return _sub_account_alone(s, c, actor, now, lambda sub: sub.reject(
+        MERGE, reason=c.reason, actor=actor, at=now))
 
 
 @handles(CancelMerge)
 def cancel_merge(s: Services, c: CancelMerge, actor: Actor, now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.cancel_merge(
-        actor=actor, at=now))
+    return _sub_account_alone(s, c, actor, now, lambda sub: sub.cancel(
+        MERGE, actor=actor, at=now))
 
 
 @handles(RequestSubAccountDelete)
@@ -194,19 +194,19 @@ def request_delete(s: Services, c: RequestSubAccountDelete, actor: Actor,
 @handles(ApproveSubAccountDelete)
 def approve_delete(s: Services, c: ApproveSubAccountDelete, actor: Actor,
                    now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.approve_delete(
-        actor=actor, at=now))
+    return _sub_account_alone(s, c, actor, now, lambda sub: sub.approve(
+        DELETE, actor=actor, at=now))
 
 
 @handles(RejectSubAccountDelete)
 def reject_delete(s: Services, c: RejectSubAccountDelete, actor: Actor,
                   now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.reject_delete(
-        reason=c.reason, actor=actor, at=now))
+    return _sub_account_alone(s, c, actor, now, lambda sub: sub.reject(
+        DELETE, reason=c.reason, actor=actor, at=now))
 
 
 @handles(CancelSubAccountDelete)
 def cancel_delete(s: Services, c: CancelSubAccountDelete, actor: Actor,
                   now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.cancel_delete(
-        actor=actor, at=now))
+    return _sub_account_alone(s, c, actor, now, lambda sub: sub.cancel(
+        DELETE, actor=actor, at=now))
