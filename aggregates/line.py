@@ -11,7 +11,7 @@ from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.errors import InvalidTransition
-from aggregates.requests import RequestEnded, RequestKind, RequestWorkflow
+from aggregates.requests import RequestCancelled, RequestKind, RequestRejected, RequestWorkflow
 from aggregates.text import clean_text
 
 AVAILABLE = "available"
@@ -92,10 +92,10 @@ class Line(LedgerAggregate, RequestWorkflow):
             line.requested_sub_account_id = None
             line.status_before_request = None
 
-    class MoveRejected(RequestEnded):
-        reason: str | None
+    class MoveRejected(RequestRejected):
+        pass  # stored with its `reason`
 
-    class MoveCancelled(RequestEnded):
+    class MoveCancelled(RequestCancelled):
         pass
 
     class Moved(LedgerAggregate.Event):
@@ -120,10 +120,10 @@ class Line(LedgerAggregate, RequestWorkflow):
             line.status = DELETED
             line.status_before_request = None
 
-    class DeleteRejected(RequestEnded):
-        reason: str | None
+    class DeleteRejected(RequestRejected):
+        pass  # stored with its `reason`
 
-    class DeleteCancelled(RequestEnded):
+    class DeleteCancelled(RequestCancelled):
         pass
 
     def __init__(self, partner_id: UUID, phone_number: str, sub_account_id: UUID | None) -> None:

@@ -8,8 +8,8 @@ and the trigger of each step, so every kind's steps are written here and nowhere
 
 The events themselves stay nested in their aggregate (`Line.MoveRequested`, ...): stored
 events are decoded by their topic (`aggregates.line:Line.MoveRequested`), so an event's
-module, name and fields never move. `RequestEnded` is only a shared `apply` for the
-rejected and cancelled events; a base class is not part of a topic.
+module, name and fields never move. `RequestRejected` and `RequestCancelled` are only
+their shared `apply` (and the rejection's `reason`); a base class is not part of a topic.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class RequestKind:
     requested: str  # the status while it waits for support
     requested_event: type[LedgerAggregate.Event]
     approved_event: type[LedgerAggregate.Event]
-    rejected_event: type[LedgerAggregate.Event]
-    cancelled_event: type[LedgerAggregate.Event]
+    rejected_event: type[RequestRejected]
+    cancelled_event: type[RequestCancelled]
 
 
 class RequestWorkflow:
@@ -85,3 +85,13 @@ class RequestEnded(LedgerAggregate.Event):
 
     def apply(self, aggregate: _Ending) -> None:
         aggregate.end_request()
+
+
+class RequestRejected(RequestEnded):
+    """Support said no (`reason`, when given, tells the partner why)."""
+
+    reason: str | None
+
+
+class RequestCancelled(RequestEnded):
+    """The partner withdrew the request."""

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.errors import InvalidTransition, SubAccountNotEmpty
-from aggregates.requests import RequestEnded, RequestKind, RequestWorkflow
+from aggregates.requests import RequestCancelled, RequestKind, RequestRejected, RequestWorkflow
 from aggregates.text import clean_name
 
 ACTIVE = "active"
@@ -105,10 +105,10 @@ class SubAccount(LedgerAggregate, RequestWorkflow):
         def apply(self, sub: SubAccount) -> None:
             sub.line_ids.update(str(line_id) for line_id in self.line_ids)
 
-    class MergeRejected(RequestEnded):
-        reason: str | None
+    class MergeRejected(RequestRejected):
+        pass  # stored with its `reason`
 
-    class MergeCancelled(RequestEnded):
+    class MergeCancelled(RequestCancelled):
         pass
 
     class DeleteRequested(LedgerAggregate.Event):
@@ -119,10 +119,10 @@ class SubAccount(LedgerAggregate, RequestWorkflow):
         def apply(self, sub: SubAccount) -> None:
             sub.status = DELETED
 
-    class DeleteRejected(RequestEnded):
-        reason: str | None
+    class DeleteRejected(RequestRejected):
+        pass  # stored with its `reason`
 
-    class DeleteCancelled(RequestEnded):
+    class DeleteCancelled(RequestCancelled):
         pass
 
     def __init__(self, partner_id: UUID, name: str) -> None:
