@@ -83,7 +83,7 @@ def add_request_routes(router: APIRouter, resource: RequestingResource, *, name:
             parameters.append(body_parameter)
         parameters.append(inspect.Parameter("ctx", _PARAMETER, annotation=Context,
                                             default=partner_access(permission)))
-        endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            parameters, return_annotation=dict[str, Any])
+        signature = inspect.Signature(parameters, return_annotation=dict[str, Any])
+        endpoint.__signature__ = signature  # type: ignore[attr-defined]  # what FastAPI reads
         router.add_api_route(path + suffix, endpoint, methods=["POST"], name=f"{step}_{name}",
                              **answering(resource.answer))
