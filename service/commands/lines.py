@@ -141,6 +141,10 @@ def unassign_line(s: Services, c: UnassignLine, actor: Actor, now: datetime) -> 
     return line
 
 
+def _line(s: Services, c: LineCommand) -> Line:
+    return s.app.line(c.partner_id, c.line_id)
+
+
 def _line_alone(s: Services, c: LineCommand, decide: Callable[[Line], None]) -> Line:
     """A command that touches the line alone: the line's own rule decides."""
     line = _line(s, c)
@@ -167,10 +171,6 @@ def pause_sending(s: Services, c: PauseSending, actor: Actor, now: datetime) -> 
 @handles(ResumeSending)
 def resume_sending(s: Services, c: ResumeSending, actor: Actor, now: datetime) -> Line:
     return _line_alone(s, c, lambda line: line.resume(actor=actor, at=now))
-
-
-def _line(s: Services, c: LineCommand) -> Line:
-    return s.app.line(c.partner_id, c.line_id)
 
 
 def _request_move(s: Services, c: RequestLineMove, line: Line, actor: Actor,

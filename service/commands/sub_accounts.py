@@ -123,16 +123,16 @@ def start_campaign(s: Services, c: StartCampaign, actor: Actor,
     return sub, campaign_id
 
 
+def _sub_account(s: Services, c: SubAccountCommand) -> SubAccount:
+    return s.app.sub_account(c.partner_id, c.sub_account_id)
+
+
 @handles(EndCampaign)
 def end_campaign(s: Services, c: EndCampaign, actor: Actor, now: datetime) -> SubAccount:
     sub = _sub_account(s, c)
     sub.end_campaign(campaign_id=c.campaign_id, actor=actor, at=now)
     s.app.save(sub)
     return sub
-
-
-def _sub_account(s: Services, c: SubAccountCommand) -> SubAccount:
-    return s.app.sub_account(c.partner_id, c.sub_account_id)
 
 
 def _release_name(s: Services, sub: SubAccount, actor: Actor, now: datetime) -> Claim:
