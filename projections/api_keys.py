@@ -2,7 +2,7 @@
 last used; never its token or hash.
 
 `last_used_at` is not an event: authenticating is a read, and recording it as an event
-would cost a write per request. `service/api/key_use.py` writes it to the service table
+would cost a write per request. `service/runtime/key_use.py` writes it to the service table
 `s_key_use` at most once a minute per key and process; this view joins it in.
 """
 

@@ -5,18 +5,20 @@ same way."""
 
 from __future__ import annotations
 
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from service.api.asgi import HttpMiddleware, answering
 from service.api.problems import problem
-from service.runtime.read_only import DETAIL, refused_by_database
+from service.runtime.read_only import DETAIL, ReadOnly, refused_by_database
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def refusal() -> JSONResponse:
-    return problem(503, "read_only", DETAIL)
+def refusal(error: BaseException | None = None) -> JSONResponse:
+    # A write this process refused itself says what it was; the database's refusal doesn't.
+    return problem(503, "read_only", str(error) if isinstance(error, ReadOnly) else DETAIL)
 
 
 class ReadOnlyMiddleware(HttpMiddleware):
@@ -29,4 +31,15 @@ class ReadOnlyMiddleware(HttpMiddleware):
             await refusal()(scope, receive, send)
             return
         await answering(self.app, scope, receive, send,
-                        lambda error: refusal() if refused_by_database(error) else None)
+                        lambda error: refusal(error) if refused_by_database(error) else None)
+
+
+def install(app: FastAPI) -> None:
+    """Runs first (added last): a command is refused before anything reads or writes. A
+    write this process refuses itself inside a route is answered next to the routes."""
+
+    @app.exception_handler(ReadOnly)
+    async def _read_only(_: Request, exc: ReadOnly) -> JSONResponse:
+        return refusal(exc)
+
+    app.add_middleware(ReadOnlyMiddleware)

@@ -43,8 +43,6 @@ from projections.inline import InlinePostgresRecorder, InlineSQLiteRecorder, Inl
 from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
 from projections.replica_cache import ReplicaCache
 from projections.view import Views
-from service.api import key_use
-from service.api.key_use import KeyUse
 from service.commands import Command, execute
 from service.commands.alert_checks import Alerts
 from service.commands.application import LedgerApplication
@@ -53,8 +51,9 @@ from service.commands.gateway_books import SqlChargeBook
 from service.commands.lines import PauseFlaggedLine
 from service.commands.usage import AutoFlagLine
 from service.commands.usage_ingest import Usage
-from service.runtime import pg_connect, read_only
+from service.runtime import key_use, pg_connect, read_only
 from service.runtime.clock import Clock, DatabaseClockStore, ManualClock, SystemClock
+from service.runtime.key_use import KeyUse
 from service.runtime.partition_layout import check_layout
 from service.runtime.processing import Processor
 from service.runtime.scheduler import Job, Scheduler

@@ -20,21 +20,21 @@ import psycopg
 
 from projections.read_model import ReadModel
 from projections.runner import Retried
-from service.api.key_use import KeyUse
-from service.api.problems import ApiProblem
 from service.commands.gateway_books import SqlChargeBook
 from service.runtime.clock import DatabaseClockStore
+from service.runtime.key_use import KeyUse
 from service.runtime.processing import Processor
 
 DETAIL = ("this process serves reads only (PORTAL_READ_ONLY=true, a standby); send "
           "commands to the primary's API")
 
 
-class ReadOnly(ApiProblem):
-    """A write asked of a read-only process: 503 `read_only`."""
+class ReadOnly(Exception):
+    """A write asked of a read-only process; the API answers it 503 `read_only`
+    (service/api/read_only_gate.py), the CLI in one line."""
 
     def __init__(self, what: str = "a write") -> None:
-        super().__init__(503, "read_only", f"{what} is refused: {DETAIL}")
+        super().__init__(f"{what} is refused: {DETAIL}")
 
 
 class ReadOnlyProcessor(Processor):
