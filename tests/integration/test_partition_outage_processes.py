@@ -23,7 +23,7 @@ with warnings.catch_warnings():
 
 from service.api.app import create_app
 from service.runtime.partitions import build_cluster
-from tests.conftest import make_settings
+from tests.conftest import empty_postgres, make_settings
 from tests.integration.processes import LEDGER, free_port, service_env, start, stop, wait_healthy
 from tests.integration.test_partition_isolation import (
     DOWN,
@@ -45,6 +45,7 @@ def _until(check: Callable[[], bool], within: float = 30.0) -> None:
 
 def test_serve_and_project_run_with_a_partition_down_and_take_it_up_when_it_returns(
         postgres_url: str, elsewhere: str, tmp_path: Path) -> None:
+    empty_postgres(postgres_url)  # whatever layout a test before left
     _empty_siblings(postgres_url)
     urls = _placed(postgres_url, elsewhere)
     settings = make_settings(postgres_url, partition_urls=urls, clock="system")

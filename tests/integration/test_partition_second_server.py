@@ -24,7 +24,7 @@ from service.ops.pg_clusters import PgCluster
 from service.runtime.partitions import build_cluster, partition_of
 from service.runtime.settings import Settings, partition_url
 from tests.api.conftest import ADMIN
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, empty_postgres
 from tests.integration.test_partition_isolation import (
     DOWN,
     PARTITIONS,
@@ -71,6 +71,7 @@ def elsewhere(second_server: PgCluster) -> Iterator[str]:
 def test_a_partition_on_its_own_server_stopped_under_load_stops_no_one_else(
         postgres_url: str, second_server: PgCluster, elsewhere: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    empty_postgres(postgres_url)  # whatever layout a test before left
     _empty_siblings(postgres_url)
     settings = operator_settings(monkeypatch, _placed(postgres_url, elsewhere))
     cluster = build_cluster(settings)
@@ -89,6 +90,7 @@ def test_a_partition_whose_server_never_answers_costs_its_partners_no_wait(
     black_hole = socket.socket()
     black_hole.bind(("127.0.0.1", 0))
     black_hole.listen(64)
+    empty_postgres(postgres_url)  # whatever layout a test before left
     _empty_siblings(postgres_url)
     silent = f"postgresql://postgres@127.0.0.1:{black_hole.getsockname()[1]}/ledger"
     settings = operator_settings(monkeypatch, _placed(postgres_url, silent))
