@@ -54,17 +54,27 @@ def postgres_url() -> Iterator[str]:
 
 
 def empty_postgres(url: str) -> None:
+    """Deletes every row a test left and restarts the sequences, as `TRUNCATE ... RESTART
+    IDENTITY` would. DELETE, not TRUNCATE: a test leaves a handful of rows in each of some
+    thirty tables, and TRUNCATE gives every table a new file and sweeps the whole buffer
+    cache on commit, which made emptying cost more than most tests it ran before."""
     with psycopg.connect(url, autocommit=True) as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
         # The library marks its tracking tables as migrated with a `__migration__` row;
         # keep it, or the next start would try to migrate the table again.
-        tracking = [t for t in tables if t.endswith("_tracking")]
-        plain = [t for t in tables if t not in tracking]
-        if plain:
-            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in plain) + " RESTART IDENTITY")
-        for table in tracking:
-            conn.execute(f'DELETE FROM "{table}" WHERE application_name <> \'__migration__\'')
+        statements = [
+            f'DELETE FROM "{t}" WHERE application_name <> \'__migration__\''
+            if t.endswith("_tracking") else f'DELETE FROM "{t}"' for t in tables]
+        if not statements:
+            return
+        # One round trip: the deletes in one transaction, then the sequences (the tables'
+        # own, which RESTART IDENTITY would have reset) back to their first value.
+        statements.append(
+            "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value,"
+            " false) FROM pg_sequences WHERE schemaname = 'public'")
+        with conn.transaction():
+            conn.execute("; ".join(statements))
 
 
 def empty_siblings(url: str) -> None:
