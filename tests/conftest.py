@@ -23,6 +23,7 @@ from service.runtime.settings import Settings
 DEFAULT_PG = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 ADMIN_TOKEN = "test-admin-token"
+MODULE_SUFFIX = "_module"  # the database a module's tests share (module_database_url)
 
 
 def _server_url() -> str:
@@ -59,7 +60,7 @@ def postgres_url() -> Iterator[str]:
         # Partitioned services create sibling databases `<name>_p<i>`.
         siblings = [r[0] for r in conn.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{name}_p%",))]
-        for database in [name, *siblings]:
+        for database in [name, f"{name}{MODULE_SUFFIX}", *siblings]:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
@@ -102,14 +103,40 @@ def empty_siblings(url: str) -> None:
         empty_postgres(_with_db(url, sibling))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
+def fresh_database_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    """An empty database of `backend`: a new SQLite file, or the session's PostgreSQL
+    database emptied."""
+    if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
     url: str = request.getfixturevalue("postgres_url")
     empty_postgres(url)
     empty_siblings(url)
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return fresh_database_url(request, request.param, tmp_path)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_database_url(request: pytest.FixtureRequest,
+                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database that one module's tests share (each keeps to a partner of its own). On
+    PostgreSQL it is a database of its own beside the session's, whose tables the other
+    tests empty before each of them."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('module') / 'ledger.db'}"
+        return
+    session_url: str = request.getfixturevalue("postgres_url")
+    name = urlparse(session_url).path.lstrip("/") + MODULE_SUFFIX
+    with psycopg.connect(_with_db(session_url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        unsynced(conn, name)
+    yield _with_db(session_url, name)
+    with psycopg.connect(_with_db(session_url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
