@@ -13,12 +13,14 @@ from aggregates.charges import billing_period
 from aggregates.errors import NotFound
 from aggregates.invoice import PAST_DUE, Invoice
 from aggregates.invoice_draft import Draft, draft_invoice
+from aggregates.invoice_figures import InvoiceFigures
 from aggregates.line_days import Placement, line_day_buckets
 from aggregates.partner import Partner, card_expired
 from projections import aggregate_states, line_day_counts
 from projections.audit import audit_item
 from projections.credit_notes import invoice_credit_notes, item_credit_notes
 from projections.events import uuid_text
+from projections.paging import keyset, split
 from projections.sql import Sql
 from projections.times import api_time, from_stored, stored
 
@@ -61,6 +63,11 @@ def tax_json(tax: dict[str, Any] | None) -> dict[str, Any] | None:
                                           "note", "lines")}
 
 
+def figures_json(figures: InvoiceFigures) -> dict[str, Any]:
+    """The figures as an invoice's JSON (and the upcoming one's) lists them."""
+    return {**figures.as_dict(), "tax": tax_json(figures.tax)}
+
+
 def _partner(sql: Sql, partner_id: str) -> Partner:
     partner = aggregate_states.load(sql, Partner, partner_id)
     if partner is None:
@@ -89,14 +96,7 @@ def upcoming_invoice(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, A
     return {
         "period": _period_json(start, end),
         "line_count": live_line_count(sql, partner_id),
-        "items": draft.items,
-        "subtotal": draft.subtotal,
-        "discounts": draft.discounts,
-        "discount": draft.discount,
-        "tax": tax_json(draft.tax),
-        "credit_applied": draft.credit_applied,
-        "total": draft.total,
-        "amount_due": draft.amount_due,
+        **figures_json(draft),
         "currency": partner.currency,
         "credit_notes": [],  # a preview has none; the key is always there
     }
@@ -165,14 +165,7 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
         "number": invoice.number,
         "period": _period_json(invoice.period_start, invoice.period_end),
         "status": invoice.status,
-        "items": invoice.items,
-        "subtotal": invoice.subtotal,
-        "discounts": invoice.discounts,
-        "discount": invoice.discount,
-        "tax": tax_json(invoice.tax),
-        "credit_applied": invoice.credit_applied,
-        "total": invoice.total,
-        "amount_due": invoice.amount_due,
+        **figures_json(invoice.figures),
         "amount_paid": invoice.amount_paid,
         "amount_refunded": invoice.amount_refunded,
         "payments": [{"at": api_time(p["at"]), "status": p["status"], "reason": p["reason"],
@@ -195,14 +188,11 @@ def list_invoices(sql: Sql, *, partner_id: str, after_seq: int,
                   limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """Newest first; the cursor is the seq of the last invoice on the page."""
     bound = after_seq or 2**62
-    rows = sql.all(
-        "SELECT i.seq, s.state FROM v_invoices i JOIN v_states s ON s.id = i.id "
-        "WHERE i.partner_id = ? AND i.seq < ? ORDER BY i.period_start DESC, i.seq DESC LIMIT ?",
-        partner_id, bound, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    page = [invoice_json(aggregate_states.decode(Invoice, r["state"])) for r in rows]
-    return page, (rows[-1]["seq"] if more else None)
+    return keyset(
+        sql, "SELECT i.seq, s.state FROM v_invoices i JOIN v_states s ON s.id = i.id "
+        "WHERE i.partner_id = ? AND i.seq < ? ORDER BY i.period_start DESC, i.seq DESC",
+        partner_id, bound, limit=limit, key="seq",
+        item=lambda r: invoice_json(aggregate_states.decode(Invoice, r["state"])))
 
 
 def get_invoice(sql: Sql, *, partner_id: str, invoice_id: str) -> Invoice | None:
@@ -294,9 +284,8 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
         if n:
             contributing[line_id] = n
     positions = sorted(p for line_id in contributing for p in in_period.get(line_id, ()))
-    page = [p for p in positions if p > after_position][:limit + 1]
-    more = len(page) > limit
-    page = page[:limit]
+    page, next_position = split([p for p in positions if p > after_position], limit,
+                                key=lambda position: position)
     marks = ", ".join("?" for _ in page)
     events = [audit_item(row) for row in sql.all(
         f"SELECT * FROM v_audit WHERE position IN ({marks}) ORDER BY position", *page)
@@ -323,7 +312,7 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
         "days": day_items,
         "events": events,
         "events_total": len(positions),
-        "next_position": page[-1] if more else None,
+        "next_position": next_position,
         "pricing_events": _pricing_events(sql, partner_id=pid, start=start, end=end),
         "credit_notes": item_credit_notes(invoice, index),
     }
