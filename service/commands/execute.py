@@ -10,7 +10,9 @@
   everything it touched in one transaction;
 - lost version races: an attempt whose save loses a race (`IntegrityError`) is run again
   on fresh state after a jittered wait (service/commands/version_races.py), and answers
-  `version_conflict` after too many. A command with an outside effect (`outside_effect`,
+  `version_conflict` after too many. Such an attempt loads what this process saved last
+  without asking the database (service/commands/own_writes.py): a stale copy is a lost
+  race too. A command with an outside effect (`outside_effect`,
   e.g. `PayInvoice`) is never run twice: its handler retries only its recording steps;
 - read-your-writes: after the save, views and policies are brought up to the end of the
   log (`caught_up`), so the answer, and the caller's next read, see the command (and what
@@ -27,9 +29,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aggregates.base import Actor
+from service.commands import own_writes
 from service.commands.base import Command, Services, handler_for
 from service.commands.version_races import backoff, with_retries
 
@@ -40,12 +43,11 @@ log = logging.getLogger(__name__)
 def execute(ledger: Services, command: Command[R], *, actor: Actor,
             wait: Callable[[int], None] = backoff) -> R:
     """Runs `command`'s handler as `actor` and answers what the handler answers."""
-    handler = handler_for(command)
-
-    def attempt(_lost: int) -> Any:
-        return handler(ledger, command, actor, ledger.clock.now())
-
-    answer: R = attempt(0) if command.outside_effect else with_retries(attempt, wait=wait)
+    if command.outside_effect:
+        answer: R = handler_for(command)(ledger, command, actor, ledger.clock.now())
+    else:
+        answer = with_retries(lambda _lost: attempt(ledger, command, actor=actor),
+                              wait=wait)
     if command.catches_up:
         try:
             ledger.caught_up()
@@ -54,4 +56,13 @@ def execute(ledger: Services, command: Command[R], *, actor: Actor,
             # on the next pass (or were kept current in the insert, with inline views).
             log.exception("%s was recorded, but catching up after it failed",
                           type(command).__name__)
+    return answer
+
+
+def attempt(ledger: Services, command: Command[R], *, actor: Actor) -> R:
+    """One attempt of a command that may run again after a lost race: its loads may use
+    the state this process saved last, confirmed before the outcome stands
+    (service/commands/own_writes.py); a stale one is a lost race (`IntegrityError`)."""
+    with own_writes.attempt():
+        answer: R = handler_for(command)(ledger, command, actor, ledger.clock.now())
     return answer
