@@ -26,7 +26,8 @@ catch-up (`projections.quarantine`), never applied past an event of theirs the v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -52,6 +53,11 @@ class InlineViews:
                  position_column: str) -> None:
         self.read_model = read_model
         self.mapper = mapper
+        # Told (first position, last position, topics) once an insert whose events the
+        # views took has committed: the processor's knowledge of what is settled
+        # (service/runtime/processing.py), which lets a command skip its catch-up.
+        self.on_committed: Callable[[int, int, list[str]], None] | None = None
+        self._taken = threading.local()
         # One round trip: where the views stand, whether an event they lack lies before
         # the new ones, the hash chain's head link, and whether any partner is held.
         self._where = (
@@ -92,8 +98,19 @@ class InlineViews:
         sql = Sql(cursor, postgres=self.read_model.postgres)
         return self._apply(sql, stored, ids, dict(row) if row is not None else None)
 
+    def taken(self) -> bool:
+        """Whether the views took this thread's last insert (read once, after its commit)."""
+        taken, self._taken.value = getattr(self._taken, "value", False), False
+        return bool(taken)
+
+    def committed(self, stored: Sequence[StoredEvent], ids: Sequence[int] | None) -> None:
+        """After an insert's commit: tells `on_committed` when the views took its events."""
+        if self.taken() and ids and self.on_committed is not None:
+            self.on_committed(ids[0], ids[-1], [event.topic for event in stored])
+
     def _apply(self, sql: Sql, stored: Sequence[StoredEvent], ids: Sequence[int],
                state: dict[str, Any] | None) -> bool:
+        self._taken.value = False
         if state is None or state["tracked"] >= ids[0] or state["behind"]:
             return False
         items = []
@@ -104,13 +121,25 @@ class InlineViews:
                 state=event.state)
             items.append(Recorded(position, self.mapper.to_domain_event(notification),
                                   notification))
-        self.read_model.apply_in(sql, items, chain_head=state["chain_head"] or GENESIS,
-                                 quarantined=bool(state["quarantined"]))
+        applied = self.read_model.apply_in(sql, items,
+                                           chain_head=state["chain_head"] or GENESIS,
+                                           quarantined=bool(state["quarantined"]))
+        # Events held for a quarantined partner are not settled: the catch-up reports them.
+        self._taken.value = not applied.held
         return True
 
 
 class InlineSQLiteRecorder(SQLiteApplicationRecorder):
     inline: InlineViews | None = None
+
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        if self.inline is not None:
+            self.inline.taken()  # forget an earlier insert's that did not commit
+        ids = super().insert_events(stored_events, **kwargs)
+        if self.inline is not None:
+            self.inline.committed(stored_events, ids)
+        return ids
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent],
                        **kwargs: Any) -> Sequence[int] | None:
@@ -127,7 +156,10 @@ class InlinePostgresRecorder(PostgresApplicationRecorder):
                       **kwargs: Any) -> Sequence[int] | None:
         if self.inline is None or self.datastore.enable_db_functions or not stored_events:
             return super().insert_events(stored_events, **kwargs)
-        return self._insert_or_roll_back(stored_events, **kwargs)
+        self.inline.taken()  # forget an earlier insert's that did not commit
+        ids = self._insert_or_roll_back(stored_events, **kwargs)
+        self.inline.committed(stored_events, ids)
+        return ids
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def _insert_or_roll_back(self, stored_events: Sequence[StoredEvent],

@@ -125,6 +125,7 @@ class ReadModel(TrackingRecorder):
     upstream = "ledger"
     postgres = False
     partition = 0  # this store's index in a partitioned deployment (set by bootstrap)
+    idle_at: int | None = None  # where `nothing_to_do` last found the log idle
     # The host's wall clock, for operational stamps (quarantine rows); set by bootstrap so
     # that no projection reads a clock of its own.
     wall_clock: Callable[[], datetime]
@@ -194,8 +195,11 @@ class ReadModel(TrackingRecorder):
                 f"(SELECT COALESCE(MAX({position}), 0) AS n FROM {log}) AS h",
                 *topics, self.upstream, follower)
         assert row is not None
-        return (row["views"] == row["head"] and row["pending"] is None
+        idle = (row["views"] == row["head"] and row["pending"] is None
                 and row["views"] - row["follower"] < lag)
+        # Where the log ended when it was found idle (the caller's lock keeps it its own).
+        self.idle_at = row["views"] if idle else None
+        return bool(idle)
 
     def apply_batch(self, entries: Sequence[Entry]) -> Applied:
         """Applies (position, event) entries and records the last position, all or nothing;

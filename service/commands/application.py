@@ -78,7 +78,7 @@ class LedgerApplication(Application[UUID]):
         except BaseException:
             self.own_writes.failed(a.id for a in aggregates)
             raise
-        self.own_writes.saved(aggregates)
+        self.own_writes.saved(aggregates, saved)
         note_saved(touched)
         return saved
 

@@ -16,7 +16,9 @@
   e.g. `PayInvoice`) is never run twice: its handler retries only its recording steps;
 - read-your-writes: after the save, views and policies are brought up to the end of the
   log (`caught_up`), so the answer, and the caller's next read, see the command (and what
-  the policies did in reaction). Policies' own commands skip it: they run inside it;
+  the policies did in reaction). Skipped when the process knows the views took the
+  command's events in its insert and no policy reacts to them (`caught_up_after`).
+  Policies' own commands skip it: they run inside it;
 - errors: domain errors (`aggregates.errors`) pass through unchanged; the HTTP layer maps
   them to problem+json, the CLI to a line and an exit code.
 
@@ -49,8 +51,9 @@ def execute(ledger: Services, command: Command[R], *, actor: Actor,
         answer = with_retries(lambda _lost: attempt(ledger, command, actor=actor),
                               wait=wait)
     if command.catches_up:
+        recorded = 0 if command.outside_effect else own_writes.LAST_RECORDED.get()
         try:
-            ledger.caught_up()
+            caught_up_after(ledger, recorded)
         except Exception:
             # The command committed: its answer stands. The views and policies catch up
             # on the next pass (or were kept current in the insert, with inline views).
@@ -66,3 +69,14 @@ def attempt(ledger: Services, command: Command[R], *, actor: Actor) -> R:
     with own_writes.attempt():
         answer: R = handler_for(command)(ledger, command, actor, ledger.clock.now())
     return answer
+
+
+def caught_up_after(ledger: Services, recorded: int) -> None:
+    """The catch-up after a command that recorded up to log position `recorded` (0:
+    unknown), skipped when the service knows the views hold it and no policy is due to
+    react to it (service/runtime/processing.py `settled`): the views took the command's
+    events in its own insert, right after what was settled before."""
+    settled = getattr(ledger, "settled", None)  # a service without it always catches up
+    if recorded and settled is not None and settled(recorded):
+        return
+    ledger.caught_up()

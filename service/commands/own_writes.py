@@ -50,6 +50,9 @@ class Attempt:
 
     loaded: dict[tuple[OwnWrites, UUID], int] = field(default_factory=dict)
     confirmed: set[tuple[OwnWrites, UUID]] = field(default_factory=set)
+    # The last log position the attempt's saves recorded (0: none): whether its catch-up
+    # can be skipped is asked about it.
+    recorded_upto: int = 0
 
     def unconfirmed(self, besides: Iterable[tuple[OwnWrites, UUID]] = (),
                     ) -> list[tuple[OwnWrites, UUID, int]]:
@@ -59,6 +62,9 @@ class Attempt:
 
 CURRENT: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
     "partner_ledger_attempt", default=None)
+# The last position recorded by the last attempt that ended with an answer in this context.
+LAST_RECORDED: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "partner_ledger_last_recorded", default=0)
 
 
 @contextmanager
@@ -79,6 +85,7 @@ def attempt() -> Iterator[Attempt]:
         _confirm(current, current.unconfirmed())
     finally:
         CURRENT.reset(token)
+    LAST_RECORDED.set(current.recorded_upto)
 
 
 def _confirm(current: Attempt, copies: list[tuple[OwnWrites, UUID, int]]) -> None:
@@ -123,10 +130,13 @@ class OwnWrites:
             return
         _confirm(current, current.unconfirmed(besides=[(self, i) for i in saving]))
 
-    def saved(self, aggregates: Iterable[Any]) -> None:
+    def saved(self, aggregates: Iterable[Any], recordings: Any = None) -> None:
         """After a committed save: the saved state is now this process's copy, and the
         attempt's copies of these aggregates are confirmed."""
         current = CURRENT.get()
+        if current is not None and recordings:
+            current.recorded_upto = max(current.recorded_upto, *(
+                r.notification.id or 0 for r in recordings))
         for aggregate in aggregates:
             if current is not None:
                 current.confirmed.add((self, aggregate.id))
