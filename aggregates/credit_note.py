@@ -16,7 +16,8 @@ Where the amount goes (`allocate`), in this order:
 3. what remains goes to the partner's credit balance (e.g. the credit the invoice had
    applied, when the whole invoice is credited).
 
-So for every invoice, at every moment (the identity the property tests check):
+So for every invoice, at every moment (the identity the property tests check; the
+invoice's figures state it, `InvoiceFigures.due_of` in aggregates/invoice_figures.py):
 
     amount_due  = total - credit_applied - sum(credit notes' amount_due_reduced)
     balance_due = amount_due - amount_paid          (0 once settled or void)

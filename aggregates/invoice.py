@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate, stable_id
-from aggregates.bounds import check_amount
+from aggregates.bounds import check_amount, is_int
 from aggregates.credit_note import Allocation, plan
 from aggregates.errors import (
     AlreadyPaid,
@@ -31,6 +31,7 @@ from aggregates.errors import (
     PaymentInProgress,
     RefundTooLarge,
 )
+from aggregates.invoice_figures import InvoiceFigures
 from aggregates.money import CURRENCIES
 from aggregates.text import clean_text
 
@@ -54,23 +55,8 @@ RESOLUTIONS = (CREDIT, REFUND, NO_CHANGE)
 # SPEC: a failed payment is retried 1, 3 and 7 days after the failure.
 RETRY_DELAYS = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
 
-_ITEM_KEYS = {"sub_account_id", "name", "line_days", "amount"}
-_DISCOUNT_KEYS = {"discount_id", "amount"}
-# Discount lines issued since the order rule carry a note stating it.
-_DISCOUNT_OPTIONAL = {"note"}
 # The attempts of an invoice recorded before attempts were (see `Invoice.attempts`).
 NO_ATTEMPTS: Mapping[str, dict[str, Any]] = MappingProxyType({})
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    # bool is a subclass of int, but `true` is never an amount.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _minor_units(value: object, what: str) -> int:
-    if not _is_int(value) or value < 0:
-        raise ValueError(f"{what} must be a non-negative integer, got {value!r}")
-    return value
 
 
 def _aware(value: object, what: str) -> datetime:
@@ -83,73 +69,15 @@ def _reason(value: object, what: str = "reason") -> str:
     return clean_text(value, what=what)
 
 
-def _check_items(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    checked = []
-    for position, item in enumerate(items):
-        if not isinstance(item, Mapping) or set(item) != _ITEM_KEYS:
-            raise ValueError(f"item {position} must have exactly {sorted(_ITEM_KEYS)}")
-        sub_account_id = item["sub_account_id"]
-        if sub_account_id is not None and (not isinstance(sub_account_id, str)
-                                           or not sub_account_id):
-            raise ValueError(f"item {position} sub_account_id must be a string or None")
-        if not isinstance(item["name"], str) or not item["name"]:
-            raise ValueError(f"item {position} name must be a non-empty string")
-        checked.append({
-            "sub_account_id": sub_account_id,
-            "name": item["name"],
-            "line_days": _minor_units(item["line_days"], f"item {position} line_days"),
-            "amount": _minor_units(item["amount"], f"item {position} amount"),
-        })
-    return checked
-
-
-def _check_discounts(discounts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    checked = []
-    for position, line in enumerate(discounts):
-        if not isinstance(line, Mapping) or not set(line) >= _DISCOUNT_KEYS \
-                or set(line) - _DISCOUNT_KEYS - _DISCOUNT_OPTIONAL:
-            raise ValueError(f"discount {position} must have {sorted(_DISCOUNT_KEYS)} "
-                             f"and may have {sorted(_DISCOUNT_OPTIONAL)}")
-        if not isinstance(line["discount_id"], str) or not line["discount_id"]:
-            raise ValueError(f"discount {position} discount_id must be a non-empty string")
-        entry = {
-            "discount_id": line["discount_id"],
-            "amount": _minor_units(line["amount"], f"discount {position} amount"),
-        }
-        if "note" in line:
-            if not isinstance(line["note"], str) or not line["note"]:
-                raise ValueError(f"discount {position} note must be a non-empty string")
-            entry["note"] = line["note"]
-        checked.append(entry)
-    return checked
-
-
-def _check_tax(tax: Mapping[str, Any] | None, items: Sequence[Mapping[str, Any]]
-               ) -> dict[str, Any] | None:
-    """The invoice's tax: one line per item (in item order), summing to `amount`; none
-    charged under reverse charge."""
-    if tax is None:
-        return None
-    if not isinstance(tax, Mapping):
-        raise ValueError("tax must be a mapping or None")
-    lines = tax.get("lines")
-    if not isinstance(lines, list) or len(lines) != len(items):
-        raise ValueError("tax needs one line per item")
-    for line, item in zip(lines, items, strict=True):
-        if line.get("sub_account_id") != item["sub_account_id"]:
-            raise ValueError("tax lines must follow the items' order")
-        _minor_units(line.get("amount"), "tax line amount")
-        _minor_units(line.get("taxable_amount"), "tax line taxable_amount")
-    amount = _minor_units(tax.get("amount"), "tax amount")
-    if sum(line["amount"] for line in lines) != amount:
-        raise ValueError(f"tax lines do not sum to the tax {amount}")
-    if tax.get("reverse_charge") and amount:
-        raise ValueError("a reverse-charge invoice charges no tax")
-    return dict(tax)
-
-
 class Invoice(LedgerAggregate):
     class Issued(LedgerAggregate.Created):
+        """The invoice issued: who for, which period, and its figures (`figures`).
+
+        Written out rather than inherited from `InvoiceFigures`: this is the stored shape,
+        field names and order as every stored `Issued` has them (the order is the stored
+        JSON's and the audit trail's); tests/domain/test_invoice_figures.py checks that
+        the figures' names are these."""
+
         partner_id: UUID
         number: str
         period_start: datetime
@@ -164,6 +92,13 @@ class Invoice(LedgerAggregate):
         amount_due: int
         # Invoices issued before tax existed carry none (the default, read back as None).
         tax: dict[str, Any] | None = None
+
+        @property
+        def figures(self) -> InvoiceFigures:
+            return InvoiceFigures.of(self)
+
+        def apply(self, invoice: Invoice) -> None:
+            invoice._take(self.figures)
 
     class PaymentAttemptStarted(LedgerAggregate.Event):
         """The intent: an attempt to charge `amount` to the method, recorded before the
@@ -320,25 +255,28 @@ class Invoice(LedgerAggregate):
     # change it in place, so it is never shared.
     attempts = NO_ATTEMPTS
 
+    if TYPE_CHECKING:
+        # The figures as the invoice holds them: flat attributes (the views keep the
+        # aggregate's attributes as its state), set from `InvoiceFigures` by `_take`;
+        # `amount_due` is what is due now, less what credit notes reduced.
+        items: list[dict[str, Any]]
+        subtotal: int
+        discounts: list[dict[str, Any]]
+        discount: int
+        tax: dict[str, Any] | None
+        credit_applied: int
+        total: int
+        amount_due: int
+
     def __init__(self, partner_id: UUID, number: str, period_start: datetime,
-                 period_end: datetime, currency: str, items: list[dict[str, Any]],
-                 subtotal: int, discounts: list[dict[str, Any]], discount: int,
-                 credit_applied: int, total: int, amount_due: int,
-                 tax: dict[str, Any] | None = None) -> None:
+                 period_end: datetime, currency: str) -> None:
+        # The figures are the `Issued` event's too: its `apply` gives them (`_take`).
         self.partner_id = partner_id
-        self.tax = tax
         self.number = number
         self.period_start = period_start
         self.period_end = period_end
         self.currency = currency
-        self.items = items
-        self.subtotal = subtotal
-        self.discounts = discounts
-        self.discount = discount
-        self.credit_applied = credit_applied
-        self.total = total
-        self.amount_due = amount_due
-        self.status = PAID if amount_due == 0 else OPEN
+        self.status = OPEN
         self.amount_paid = 0
         self.amount_refunded = 0
         self.payments: list[dict[str, Any]] = []
@@ -348,6 +286,16 @@ class Invoice(LedgerAggregate):
         self._disputes: dict[str, dict[str, Any]] = {}
         self.attempts = {}
 
+    def _take(self, figures: InvoiceFigures) -> None:
+        vars(self).update(figures.as_dict())
+        if figures.amount_due == 0:
+            self.status = PAID
+
+    @property
+    def figures(self) -> InvoiceFigures:
+        """The invoice's figures now: as issued, `amount_due` less what credit notes
+        reduced (`figures.reduced`)."""
+        return InvoiceFigures.of(self)
 
     @staticmethod
     def id_for(*, partner_id: UUID, period_start: datetime) -> UUID:
@@ -355,17 +303,13 @@ class Invoice(LedgerAggregate):
 
     @classmethod
     def issue(cls, *, partner_id: UUID, number: str, period_start: datetime,
-              period_end: datetime, currency: str, items: Sequence[Mapping[str, Any]],
-              subtotal: int, discounts: Sequence[Mapping[str, Any]], discount: int,
-              credit_applied: int, total: int, amount_due: int, actor: Actor,
-              at: datetime, tax: Mapping[str, Any] | None = None) -> Invoice:
+              period_end: datetime, currency: str, figures: InvoiceFigures, actor: Actor,
+              at: datetime) -> Invoice:
         """Issue the invoice of `partner_id` for `[period_start, period_end)`.
 
-        The figures must agree: the items sum to `subtotal`, the discount lines to
-        `discount`, the tax lines to the tax, `total = subtotal - discount + tax`,
-        `amount_due = total - credit_applied`,
-        none negative. A mismatch is a bug in the caller, so it raises `ValueError`. An
-        invoice with nothing due is paid on issue.
+        The figures must keep their identities (`InvoiceFigures.check`); a mismatch is a
+        bug in the caller, so it raises `ValueError`. An invoice with nothing due is paid
+        on issue.
         """
         if not isinstance(number, str) or not number:
             raise ValueError("number must be a non-empty string")
@@ -373,33 +317,11 @@ class Invoice(LedgerAggregate):
             raise ValueError("period_start must come before period_end")
         if currency not in CURRENCIES:
             raise ValueError(f"currency {currency!r} is not an accepted ISO 4217 code")
-        checked_items = _check_items(items)
-        checked_discounts = _check_discounts(discounts)
-        for value, what in ((subtotal, "subtotal"), (discount, "discount"),
-                            (credit_applied, "credit_applied"), (total, "total"),
-                            (amount_due, "amount_due")):
-            _minor_units(value, what)
-        if sum(item["amount"] for item in checked_items) != subtotal:
-            raise ValueError(f"items do not sum to the subtotal {subtotal}")
-        if sum(line["amount"] for line in checked_discounts) != discount:
-            raise ValueError(f"discount lines do not sum to the discount {discount}")
-        checked_tax = _check_tax(tax, checked_items)
-        taxed = 0 if checked_tax is None else checked_tax["amount"]
-        if total != subtotal - discount + taxed:
-            raise ValueError(f"total {total} is not subtotal {subtotal} - discount {discount} "
-                             f"+ tax {taxed}")
-        if amount_due != total - credit_applied:
-            raise ValueError(
-                f"amount_due {amount_due} is not total {total} - credit {credit_applied}"
-            )
         return cls._start(
             cls.Issued, id=cls.id_for(partner_id=partner_id, period_start=period_start),
             actor=actor, at=at, partner_id=partner_id, number=number,
             period_start=period_start, period_end=period_end, currency=currency,
-            items=checked_items, subtotal=subtotal, discounts=checked_discounts,
-            discount=discount, credit_applied=credit_applied, total=total,
-            amount_due=amount_due, **({} if checked_tax is None else {"tax": checked_tax}),
-        )
+            **figures.check().as_dict())
 
     # -- payments --------------------------------------------------------------------------
 
@@ -478,7 +400,7 @@ class Invoice(LedgerAggregate):
         gateway is not called, e.g. there is no payment method): a success pays the
         invoice, a failure (with its `reason`) makes it past due."""
         self._payable()
-        if not _is_int(amount) or amount != self.balance_due:
+        if not is_int(amount) or amount != self.balance_due:
             raise ValueError(f"a payment attempt charges the balance due {self.balance_due}, "
                              f"not {amount!r}")
         if succeeded:
@@ -629,7 +551,7 @@ class Invoice(LedgerAggregate):
         """Dispute one item (by its index in `items`); an item has one open dispute at most."""
         if self.status == VOID:
             raise InvalidTransition(f"invoice {self.number} is void")
-        if not _is_int(item_index) or not 0 <= item_index < len(self.items):
+        if not is_int(item_index) or not 0 <= item_index < len(self.items):
             raise InvalidInput(f"invoice {self.number} has no item {item_index!r}")
         reason = _reason(reason)
         if str(dispute_id) in self._disputes:
@@ -662,7 +584,7 @@ class Invoice(LedgerAggregate):
                 raise InvalidInput("a no_change resolution takes no amount")
         else:
             item_amount = self.items[entry["item_index"]]["amount"]
-            if not _is_int(amount) or not 0 < amount <= item_amount:
+            if not is_int(amount) or not 0 < amount <= item_amount:
                 raise InvalidInput(
                     f"a {resolution} must be a positive integer up to the item's "
                     f"{item_amount}, got {amount!r}"

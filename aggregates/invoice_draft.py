@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from aggregates.charges import ChargeResult, invoice_totals, period_charges
+from aggregates.charges import ChargeResult, period_charges
 from aggregates.discounts import Discount, application_order, discounted_items
+from aggregates.invoice_figures import InvoiceFigures
 from aggregates.pricing import pricing_from_dict
-from aggregates.tax import invoice_tax, tax_amount, tax_terms_from_dict
+from aggregates.tax import invoice_tax, tax_terms_from_dict
 
 UNASSIGNED_NAME = "Unassigned"
 # The rule every discount line states, so the invoice explains its own figure.
@@ -22,17 +23,11 @@ ORDER_RULE = "sub-account discounts apply first, then partner-wide ones, whateve
 EMPTY_RULE = "a sub-account discount with nothing to discount is skipped and uses no cycle"
 
 
-@dataclass(frozen=True)
-class Draft:
-    items: list[dict[str, Any]]
-    subtotal: int
-    discounts: list[dict[str, Any]]
-    discount: int
-    credit_applied: int
-    total: int
-    amount_due: int
+@dataclass(frozen=True, kw_only=True)
+class Draft(InvoiceFigures):
+    """The figures an invoice would have, with the charges they come from."""
+
     charges: ChargeResult
-    tax: dict[str, Any] | None = None
 
 
 def _item_order(bucket: str | None, names: Mapping[str | None, str]) -> tuple[int, str, str]:
@@ -91,12 +86,7 @@ def draft_invoice(*, counts: Mapping[date, Mapping[str | None, int]],
     discount_lines: list[dict[str, Any]] = [
         {"discount_id": d.id, "amount": amounts[d.id], "note": discount_note(d, names)}
         for d in application_order(live)]
-    discount = sum(amounts[d.id] for d in live)
     terms = None if tax is None else tax_terms_from_dict(tax)
     tax_line = invoice_tax(terms, items=items, taxable=taxable)
-    total, credit_applied, amount_due = invoice_totals(
-        subtotal=charges.subtotal, discount=discount, credit_balance=credit_balance,
-        tax=tax_amount(tax_line))
-    return Draft(items=items, subtotal=charges.subtotal, discounts=discount_lines,
-                 discount=discount, credit_applied=credit_applied, total=total,
-                 amount_due=amount_due, charges=charges, tax=tax_line)
+    return Draft.priced(items=items, discounts=discount_lines, tax=tax_line,
+                        credit_balance=credit_balance, charges=charges)

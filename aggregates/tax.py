@@ -109,7 +109,3 @@ def invoice_tax(terms: TaxTerms | None, *, items: Sequence[Mapping[str, Any]],
         "note": REVERSE_CHARGE_NOTE if terms.reverse_charge else None,
         "lines": lines,
     }
-
-
-def tax_amount(tax: Mapping[str, Any] | None) -> int:
-    return 0 if tax is None else int(tax["amount"])

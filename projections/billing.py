@@ -13,6 +13,7 @@ from aggregates.charges import billing_period
 from aggregates.errors import NotFound
 from aggregates.invoice import PAST_DUE, Invoice
 from aggregates.invoice_draft import Draft, draft_invoice
+from aggregates.invoice_figures import InvoiceFigures
 from aggregates.line_days import Placement, line_day_buckets
 from aggregates.partner import Partner, card_expired
 from projections import aggregate_states, line_day_counts
@@ -61,6 +62,11 @@ def tax_json(tax: dict[str, Any] | None) -> dict[str, Any] | None:
                                           "note", "lines")}
 
 
+def figures_json(figures: InvoiceFigures) -> dict[str, Any]:
+    """The figures as an invoice's JSON (and the upcoming one's) lists them."""
+    return {**figures.as_dict(), "tax": tax_json(figures.tax)}
+
+
 def _partner(sql: Sql, partner_id: str) -> Partner:
     partner = aggregate_states.load(sql, Partner, partner_id)
     if partner is None:
@@ -89,14 +95,7 @@ def upcoming_invoice(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, A
     return {
         "period": _period_json(start, end),
         "line_count": live_line_count(sql, partner_id),
-        "items": draft.items,
-        "subtotal": draft.subtotal,
-        "discounts": draft.discounts,
-        "discount": draft.discount,
-        "tax": tax_json(draft.tax),
-        "credit_applied": draft.credit_applied,
-        "total": draft.total,
-        "amount_due": draft.amount_due,
+        **figures_json(draft),
         "currency": partner.currency,
         "credit_notes": [],  # a preview has none; the key is always there
     }
@@ -165,14 +164,7 @@ def invoice_json(invoice: Invoice) -> dict[str, Any]:
         "number": invoice.number,
         "period": _period_json(invoice.period_start, invoice.period_end),
         "status": invoice.status,
-        "items": invoice.items,
-        "subtotal": invoice.subtotal,
-        "discounts": invoice.discounts,
-        "discount": invoice.discount,
-        "tax": tax_json(invoice.tax),
-        "credit_applied": invoice.credit_applied,
-        "total": invoice.total,
-        "amount_due": invoice.amount_due,
+        **figures_json(invoice.figures),
         "amount_paid": invoice.amount_paid,
         "amount_refunded": invoice.amount_refunded,
         "payments": [{"at": api_time(p["at"]), "status": p["status"], "reason": p["reason"],

@@ -164,9 +164,7 @@ class Billing:
         invoice = Invoice.issue(
             partner_id=partner_id, number=number,
             period_start=period_start, period_end=period_end, currency=partner.currency,
-            items=draft.items, subtotal=draft.subtotal, discounts=draft.discounts,
-            discount=draft.discount, credit_applied=draft.credit_applied, total=draft.total,
-            amount_due=draft.amount_due, tax=draft.tax, actor=CYCLE_CLOSE, at=at)
+            figures=draft, actor=CYCLE_CLOSE, at=at)
         partner.apply_credit(invoice_id=invoice.id, amount=draft.credit_applied,
                              actor=CYCLE_CLOSE, at=at)
         for line in draft.discounts:

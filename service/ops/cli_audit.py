@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 import typer
@@ -25,7 +25,14 @@ from service.ops.cli_errors import (
     partner_option,
     read_settings,
 )
-from service.ops.exports import AUDIT_COLUMNS, INVOICE_COLUMNS, audit_rows, invoice_rows, write
+from service.ops.exports import (
+    AUDIT_COLUMNS,
+    INVOICE_COLUMNS,
+    audit_filter,
+    audit_rows,
+    invoice_rows,
+    write,
+)
 from service.ops.verification import verify_all
 from service.runtime.as_of import view_source
 from service.runtime.bootstrap import Ledger
@@ -199,16 +206,9 @@ def _audit_total(stores: list[Ledger], partner_id: str | None,
     """How many rows the audit export will write: the progress bar's length."""
     total = 0
     for ledger, position in zip(stores, positions, strict=True):
-        where: list[str] = ["1 = 1"]
-        params: list[Any] = []
-        if partner_id:
-            where.append("partner_id = ?")
-            params.append(partner_id)
-        if position is not None:
-            where.append("position <= ?")
-            params.append(position)
+        where, params = audit_filter(partner_id=partner_id, until_position=position)
         with ledger.read_model.reading() as sql:
-            total += int(sql.scalar(f"SELECT COUNT(*) FROM v_audit WHERE {' AND '.join(where)}",
+            total += int(sql.scalar(f"SELECT COUNT(*) FROM v_audit WHERE {where}",
                                     *params) or 0)
     return total
 

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from uuid import UUID
 
 from aggregates.invoice import Invoice
+from aggregates.invoice_figures import MONEY
 from projections import aggregate_states, billing
 from projections.audit import audit_item
 from service.runtime.as_of import view_source
@@ -27,29 +28,36 @@ _ZERO_DECIMALS = ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
                   "VND", "VUV", "XAF", "XOF", "XPF")
 _THREE_DECIMALS = ("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND")
 _EXPONENTS = {**dict.fromkeys(_ZERO_DECIMALS, 0), **dict.fromkeys(_THREE_DECIMALS, 3)}
-MONEY_COLUMNS = ("subtotal", "discount", "credit_applied", "total", "amount_due",
-                 "amount_paid", "amount_refunded")
+MONEY_COLUMNS = (*MONEY, "amount_paid", "amount_refunded")
 AUDIT_COLUMNS = ("position", "occurred_at", "partner_id", "entity_type", "entity_id",
                  "event_type", "actor_key_id", "actor_role", "actor_scope", "data")
 INVOICE_COLUMNS = ("id", "number", "partner_id", "period_start", "period_end", "status",
-                   "subtotal", "discount", "credit_applied", "total", "amount_due",
-                   "amount_paid", "amount_refunded", "currency", "issued_at", "items")
+                   *MONEY_COLUMNS, "currency", "issued_at", "items")
+
+
+def audit_filter(*, partner_id: str | None, until_position: int | None,
+                 after: int = 0) -> tuple[str, list[Any]]:
+    """The `v_audit` condition and its parameters for an export: the partner's rows (all
+    when None), up to `until_position` (all when None), after `after`."""
+    where: list[str] = ["position > ?"]
+    params: list[Any] = [after]
+    if partner_id:
+        where.append("partner_id = ?")
+        params.append(partner_id)
+    if until_position is not None:
+        where.append("position <= ?")
+        params.append(until_position)
+    return " AND ".join(where), params
 
 
 def audit_rows(ledger: Ledger, *, partner_id: str | None,
                until_position: int | None) -> Iterator[dict[str, Any]]:
     after = 0
     while True:
-        where: list[str] = ["position > ?"]
-        params: list[Any] = [after]
-        if partner_id:
-            where.append("partner_id = ?")
-            params.append(partner_id)
-        if until_position is not None:
-            where.append("position <= ?")
-            params.append(until_position)
+        where, params = audit_filter(partner_id=partner_id, until_position=until_position,
+                                     after=after)
         with ledger.read_model.reading() as sql:
-            rows = sql.all(f"SELECT * FROM v_audit WHERE {' AND '.join(where)} "
+            rows = sql.all(f"SELECT * FROM v_audit WHERE {where} "
                            "ORDER BY position LIMIT ?", *params, CHUNK)
         if not rows:
             return

@@ -22,6 +22,7 @@ from typing import Any, cast
 from aggregates.errors import DomainError
 from aggregates.invoice import Invoice
 from aggregates.invoice_draft import draft_invoice
+from aggregates.invoice_figures import MONEY
 from aggregates.invoice_numbers import credit_note_number, invoice_number
 from aggregates.line import Line
 from aggregates.line_days import Placement, day_counts
@@ -34,7 +35,6 @@ from projections.hash_chain import Break
 from service.runtime.bootstrap import Ledger
 
 BATCH = 1000
-FIGURES = ("subtotal", "discount", "credit_applied", "total", "amount_due")
 ITEM_FIELDS = ("sub_account_id", "line_days", "amount")
 
 
@@ -172,7 +172,7 @@ def _rederive(state: _LogState, issued: Any) -> list[Mismatch]:
             found.append(Mismatch(str(issued.originator_id), issued.number, "log", name,
                                   expected, actual))
 
-    for name in FIGURES:
+    for name in MONEY:
         differ(name, getattr(draft, name), getattr(issued, name))
     # Tax re-derived too: the terms, each item's taxable amount and tax, and their sum.
     differ("tax", draft.tax, getattr(issued, "tax", None))
@@ -261,7 +261,7 @@ def _view_mismatches(ledger: Ledger, state: _LogState) -> list[Mismatch]:
                                   describe(error)))
             continue
         pairs = [(name, getattr(invoice, name), getattr(held, name))
-                 for name in (*FIGURES, "items", "status", "amount_paid", "amount_refunded",
+                 for name in (*MONEY, "items", "status", "amount_paid", "amount_refunded",
                               "credit_notes")]
         pairs += [("v_invoices.amount_due", invoice.amount_due, row["amount_due"]),
                   ("v_invoices.status", invoice.status, row["status"])]

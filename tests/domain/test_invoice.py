@@ -22,6 +22,7 @@ from aggregates.errors import (
     RefundTooLarge,
 )
 from aggregates.invoice import Invoice
+from aggregates.invoice_figures import InvoiceFigures
 
 SUPPORT = Actor(key_id="key-support", role="support")
 PARTNER_ID = UUID("00000000-0000-0000-0000-0000000000aa")
@@ -43,12 +44,16 @@ FIGURES: dict[str, Any] = {
 
 
 def issue(**overrides: Any) -> Invoice:
+    """An invoice issued with FIGURES and the fields around them, any overridden."""
     fields: dict[str, Any] = {
         "partner_id": PARTNER_ID, "number": "INV-2024-0001", "period_start": PERIOD_START,
-        "period_end": PERIOD_END, "currency": "USD", **FIGURES,
+        "period_end": PERIOD_END, "currency": "USD",
     }
-    fields.update(overrides)
-    return Invoice.issue(**fields, actor=SYSTEM, at=ISSUED_AT)
+    figures = dict(FIGURES)
+    for name, value in overrides.items():
+        (figures if name in InvoiceFigures.names() else fields)[name] = value
+    return Invoice.issue(**fields, figures=InvoiceFigures(**figures), actor=SYSTEM,
+                         at=ISSUED_AT)
 
 
 def fail(invoice: Invoice, at: datetime, reason: str = "card_declined") -> None:
