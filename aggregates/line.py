@@ -6,13 +6,13 @@ cancel (partner) or reject (support) returns the line exactly there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.errors import InvalidTransition
-from aggregates.text import clean_optional_text, clean_text
+from aggregates.requests import RequestCancelled, RequestKind, RequestRejected, RequestWorkflow
+from aggregates.text import clean_text
 
 AVAILABLE = "available"
 ACTIVE = "active"
@@ -27,7 +27,9 @@ ENABLED = "enabled"
 PAUSED = "paused"
 
 
-class Line(LedgerAggregate):
+class Line(LedgerAggregate, RequestWorkflow):
+    NOUN = "line"  # no annotation: the library makes an annotated aggregate a dataclass
+
     class Provisioned(LedgerAggregate.Created):
         partner_id: UUID
         phone_number: str
@@ -90,15 +92,11 @@ class Line(LedgerAggregate):
             line.requested_sub_account_id = None
             line.status_before_request = None
 
-    class MoveRejected(LedgerAggregate.Event):
-        reason: str | None
+    class MoveRejected(RequestRejected):
+        pass  # stored with its `reason`
 
-        def apply(self, line: Line) -> None:
-            line._end_request()
-
-    class MoveCancelled(LedgerAggregate.Event):
-        def apply(self, line: Line) -> None:
-            line._end_request()
+    class MoveCancelled(RequestCancelled):
+        pass
 
     class Moved(LedgerAggregate.Event):
         """Moved by a sub-account merge (`cause` names the merge), not by a request."""
@@ -110,7 +108,7 @@ class Line(LedgerAggregate):
         def apply(self, line: Line) -> None:
             line.sub_account_id = self.to_sub_account_id
             if line.requested_sub_account_id == self.to_sub_account_id:
-                line._end_request()
+                line.end_request()
 
     class DeleteRequested(LedgerAggregate.Event):
         def apply(self, line: Line) -> None:
@@ -122,15 +120,11 @@ class Line(LedgerAggregate):
             line.status = DELETED
             line.status_before_request = None
 
-    class DeleteRejected(LedgerAggregate.Event):
-        reason: str | None
+    class DeleteRejected(RequestRejected):
+        pass  # stored with its `reason`
 
-        def apply(self, line: Line) -> None:
-            line._end_request()
-
-    class DeleteCancelled(LedgerAggregate.Event):
-        def apply(self, line: Line) -> None:
-            line._end_request()
+    class DeleteCancelled(RequestCancelled):
+        pass
 
     def __init__(self, partner_id: UUID, phone_number: str, sub_account_id: UUID | None) -> None:
         self.partner_id = partner_id
@@ -144,15 +138,13 @@ class Line(LedgerAggregate):
         self.flagged_version: int | None = None
         self.paused_for_flag: int | None = None
 
-    def _end_request(self) -> None:
+    def end_request(self) -> None:
+        """A request ended without effect (rejected, cancelled, or met by a merge): the
+        line returns to the status it was asked from."""
         assert self.status_before_request is not None
         self.status = self.status_before_request
         self.status_before_request = None
         self.requested_sub_account_id = None
-
-    def _require(self, allowed: Iterable[str], action: str) -> None:
-        if self.status not in allowed:
-            raise InvalidTransition(f"cannot {action} a line that is {self.status}")
 
     @classmethod
     def provision(cls, *, id: UUID, partner_id: UUID, phone_number: str,
@@ -199,26 +191,14 @@ class Line(LedgerAggregate):
         self._trigger(self.SendingResumed, actor=actor, at=at)
 
     def request_move(self, *, sub_account_id: UUID, actor: Actor, at: datetime) -> None:
-        self._require([ACTIVE], "request a move of")
+        self._require(MOVE.may_request, f"request {MOVE.what}")
         if sub_account_id == self.sub_account_id:
             raise InvalidTransition("the line is already in that sub-account")
-        self._trigger(self.MoveRequested, actor=actor, at=at, sub_account_id=sub_account_id)
+        self.request(MOVE, actor=actor, at=at, sub_account_id=sub_account_id)
 
     def approve_move(self, *, actor: Actor, at: datetime) -> None:
-        self._require([MOVE_REQUESTED], "approve a move of")
-        assert self.requested_sub_account_id is not None
-        self._trigger(self.MoveApproved, actor=actor, at=at,
-                      from_sub_account_id=self.sub_account_id,
-                      to_sub_account_id=self.requested_sub_account_id)
-
-    def reject_move(self, *, reason: str | None, actor: Actor, at: datetime) -> None:
-        self._require([MOVE_REQUESTED], "reject a move of")
-        self._trigger(self.MoveRejected, actor=actor, at=at,
-                      reason=clean_optional_text(reason, what="reason"))
-
-    def cancel_move(self, *, actor: Actor, at: datetime) -> None:
-        self._require([MOVE_REQUESTED], "cancel a move of")
-        self._trigger(self.MoveCancelled, actor=actor, at=at)
+        self.approve(MOVE, actor=actor, at=at, from_sub_account_id=self.sub_account_id,
+                     to_sub_account_id=self.requested_sub_account_id)
 
     def move_by_merge(self, *, to_sub_account_id: UUID, cause: str, actor: Actor,
                       at: datetime) -> None:
@@ -227,19 +207,11 @@ class Line(LedgerAggregate):
         self._trigger(self.Moved, actor=actor, at=at, from_sub_account_id=self.sub_account_id,
                       to_sub_account_id=to_sub_account_id, cause=cause)
 
-    def request_delete(self, *, actor: Actor, at: datetime) -> None:
-        self._require([AVAILABLE, ACTIVE, FLAGGED], "request deletion of")
-        self._trigger(self.DeleteRequested, actor=actor, at=at)
 
-    def approve_delete(self, *, actor: Actor, at: datetime) -> None:
-        self._require([DELETE_REQUESTED], "approve deletion of")
-        self._trigger(self.DeleteApproved, actor=actor, at=at)
-
-    def reject_delete(self, *, reason: str | None, actor: Actor, at: datetime) -> None:
-        self._require([DELETE_REQUESTED], "reject deletion of")
-        self._trigger(self.DeleteRejected, actor=actor, at=at,
-                      reason=clean_optional_text(reason, what="reason"))
-
-    def cancel_delete(self, *, actor: Actor, at: datetime) -> None:
-        self._require([DELETE_REQUESTED], "cancel deletion of")
-        self._trigger(self.DeleteCancelled, actor=actor, at=at)
+MOVE = RequestKind(what="a move of", may_request=(ACTIVE,), requested=MOVE_REQUESTED,
+                   requested_event=Line.MoveRequested, approved_event=Line.MoveApproved,
+                   rejected_event=Line.MoveRejected, cancelled_event=Line.MoveCancelled)
+DELETE = RequestKind(what="deletion of", may_request=(AVAILABLE, ACTIVE, FLAGGED),
+                     requested=DELETE_REQUESTED, requested_event=Line.DeleteRequested,
+                     approved_event=Line.DeleteApproved, rejected_event=Line.DeleteRejected,
+                     cancelled_event=Line.DeleteCancelled)

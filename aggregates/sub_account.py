@@ -8,13 +8,13 @@ inside the same transaction as the line's own event.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.errors import InvalidTransition, SubAccountNotEmpty
-from aggregates.text import clean_name, clean_optional_text
+from aggregates.requests import RequestCancelled, RequestKind, RequestRejected, RequestWorkflow
+from aggregates.text import clean_name
 
 ACTIVE = "active"
 MERGE_REQUESTED = "merge_requested"
@@ -41,7 +41,9 @@ def naming_hint(name: str) -> str | None:
     )
 
 
-class SubAccount(LedgerAggregate):
+class SubAccount(LedgerAggregate, RequestWorkflow):
+    NOUN = "sub-account"  # no annotation: the library makes an annotated aggregate a dataclass
+
     class Created(LedgerAggregate.Created):
         partner_id: UUID
         name: str
@@ -103,17 +105,11 @@ class SubAccount(LedgerAggregate):
         def apply(self, sub: SubAccount) -> None:
             sub.line_ids.update(str(line_id) for line_id in self.line_ids)
 
-    class MergeRejected(LedgerAggregate.Event):
-        reason: str | None
+    class MergeRejected(RequestRejected):
+        pass  # stored with its `reason`
 
-        def apply(self, sub: SubAccount) -> None:
-            sub.status = ACTIVE
-            sub.requested_primary_id = None
-
-    class MergeCancelled(LedgerAggregate.Event):
-        def apply(self, sub: SubAccount) -> None:
-            sub.status = ACTIVE
-            sub.requested_primary_id = None
+    class MergeCancelled(RequestCancelled):
+        pass
 
     class DeleteRequested(LedgerAggregate.Event):
         def apply(self, sub: SubAccount) -> None:
@@ -123,15 +119,11 @@ class SubAccount(LedgerAggregate):
         def apply(self, sub: SubAccount) -> None:
             sub.status = DELETED
 
-    class DeleteRejected(LedgerAggregate.Event):
-        reason: str | None
+    class DeleteRejected(RequestRejected):
+        pass  # stored with its `reason`
 
-        def apply(self, sub: SubAccount) -> None:
-            sub.status = ACTIVE
-
-    class DeleteCancelled(LedgerAggregate.Event):
-        def apply(self, sub: SubAccount) -> None:
-            sub.status = ACTIVE
+    class DeleteCancelled(RequestCancelled):
+        pass
 
     def __init__(self, partner_id: UUID, name: str) -> None:
         self.partner_id = partner_id
@@ -148,9 +140,11 @@ class SubAccount(LedgerAggregate):
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
 
-    def _require(self, allowed: Iterable[str], action: str) -> None:
-        if self.status not in allowed:
-            raise InvalidTransition(f"cannot {action} a sub-account that is {self.status}")
+    def end_request(self) -> None:
+        """A merge or delete request rejected or cancelled: back to active (the only status
+        a request is asked from)."""
+        self.status = ACTIVE
+        self.requested_primary_id = None
 
     @classmethod
     def create(cls, *, id: UUID, partner_id: UUID, name: str, actor: Actor,
@@ -181,11 +175,11 @@ class SubAccount(LedgerAggregate):
         self._trigger(self.CampaignEnded, actor=actor, at=at, campaign_id=campaign_id)
 
     def request_merge(self, *, primary: SubAccount, actor: Actor, at: datetime) -> None:
-        self._require([ACTIVE], "request a merge of")
+        self._require(MERGE.may_request, f"request {MERGE.what}")
         if primary.id == self.id:
             raise InvalidTransition("a sub-account cannot be merged into itself")
         primary.require_merge_target(self)
-        self._trigger(self.MergeRequested, actor=actor, at=at, primary_id=primary.id)
+        self.request(MERGE, actor=actor, at=at, primary_id=primary.id)
 
     def require_merge_target(self, secondary: SubAccount) -> None:
         if self.partner_id != secondary.partner_id or self.status != ACTIVE:
@@ -193,28 +187,18 @@ class SubAccount(LedgerAggregate):
 
     def approve_merge(self, *, primary: SubAccount, actor: Actor, at: datetime) -> list[UUID]:
         """Marks this sub-account merged and the primary holding its lines; returns the lines."""
-        self._require([MERGE_REQUESTED], "approve a merge of")
+        self._require([MERGE.requested], f"approve {MERGE.what}")
         if primary.id != self.requested_primary_id:
             raise InvalidTransition("that is not the requested primary")
         primary.require_merge_target(self)
         line_ids = [UUID(line_id) for line_id in sorted(self.line_ids)]
-        self._trigger(self.MergeApproved, actor=actor, at=at, primary_id=primary.id,
-                      line_ids=line_ids)
+        self.approve(MERGE, actor=actor, at=at, primary_id=primary.id, line_ids=line_ids)
         primary._trigger(primary.MergeAbsorbed, actor=actor, at=at, secondary_id=self.id,
                          line_ids=line_ids)
         return line_ids
 
-    def reject_merge(self, *, reason: str | None, actor: Actor, at: datetime) -> None:
-        self._require([MERGE_REQUESTED], "reject a merge of")
-        self._trigger(self.MergeRejected, actor=actor, at=at,
-                      reason=clean_optional_text(reason, what="reason"))
-
-    def cancel_merge(self, *, actor: Actor, at: datetime) -> None:
-        self._require([MERGE_REQUESTED], "cancel a merge of")
-        self._trigger(self.MergeCancelled, actor=actor, at=at)
-
     def request_delete(self, *, actor: Actor, at: datetime) -> None:
-        self._require([ACTIVE], "request deletion of")
+        self._require(DELETE.may_request, f"request {DELETE.what}")
         if self.line_ids:
             raise SubAccountNotEmpty(
                 f"the sub-account still holds {len(self.line_ids)} line(s); "
@@ -224,17 +208,16 @@ class SubAccount(LedgerAggregate):
             raise SubAccountNotEmpty(
                 f"the sub-account has {len(self.campaigns)} live campaign(s); end them first"
             )
-        self._trigger(self.DeleteRequested, actor=actor, at=at)
+        self.request(DELETE, actor=actor, at=at)
 
-    def approve_delete(self, *, actor: Actor, at: datetime) -> None:
-        self._require([DELETE_REQUESTED], "approve deletion of")
-        self._trigger(self.DeleteApproved, actor=actor, at=at)
 
-    def reject_delete(self, *, reason: str | None, actor: Actor, at: datetime) -> None:
-        self._require([DELETE_REQUESTED], "reject deletion of")
-        self._trigger(self.DeleteRejected, actor=actor, at=at,
-                      reason=clean_optional_text(reason, what="reason"))
-
-    def cancel_delete(self, *, actor: Actor, at: datetime) -> None:
-        self._require([DELETE_REQUESTED], "cancel deletion of")
-        self._trigger(self.DeleteCancelled, actor=actor, at=at)
+MERGE = RequestKind(what="a merge of", may_request=(ACTIVE,), requested=MERGE_REQUESTED,
+                    requested_event=SubAccount.MergeRequested,
+                    approved_event=SubAccount.MergeApproved,
+                    rejected_event=SubAccount.MergeRejected,
+                    cancelled_event=SubAccount.MergeCancelled)
+DELETE = RequestKind(what="deletion of", may_request=(ACTIVE,), requested=DELETE_REQUESTED,
+                     requested_event=SubAccount.DeleteRequested,
+                     approved_event=SubAccount.DeleteApproved,
+                     rejected_event=SubAccount.DeleteRejected,
+                     cancelled_event=SubAccount.DeleteCancelled)

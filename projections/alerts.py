@@ -15,6 +15,7 @@ from typing import Any
 from aggregates.alerts import JOB_FAILED, OPEN, RESOLVED, PartnerAlerts
 from aggregates.invoice import PAST_DUE
 from projections import aggregate_states
+from projections.paging import keyset
 from projections.sql import Sql
 from projections.times import api_time, from_stored, stored
 
@@ -79,13 +80,10 @@ def list_alerts(sql: Sql, *, partner_id: str, status: str = OPEN, as_of: int | N
     elif status == RESOLVED:
         where.append(f"({resolved})")
         params.extend(marks)
-    rows = sql.all(f"SELECT *, CASE WHEN {resolved} THEN 1 ELSE 0 END AS is_resolved "
-                   f"FROM v_alerts WHERE {' AND '.join(where)} "
-                   f"ORDER BY raised_position LIMIT ?", *marks, *params, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return ([_alert_json(r, resolved=bool(r["is_resolved"])) for r in rows],
-            rows[-1]["raised_position"] if more else None)
+    return keyset(sql, f"SELECT *, CASE WHEN {resolved} THEN 1 ELSE 0 END AS is_resolved "
+                  f"FROM v_alerts WHERE {' AND '.join(where)} ORDER BY raised_position",
+                  *marks, *params, limit=limit, key="raised_position",
+                  item=lambda r: _alert_json(r, resolved=bool(r["is_resolved"])))
 
 
 def partners_with_open_job_failure(sql: Sql, *, job: str) -> list[str]:

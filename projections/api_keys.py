@@ -2,7 +2,7 @@
 last used; never its token or hash.
 
 `last_used_at` is not an event: authenticating is a read, and recording it as an event
-would cost a write per request. `service/api/key_use.py` writes it to the service table
+would cost a write per request. `service/runtime/key_use.py` writes it to the service table
 `s_key_use` at most once a minute per key and process; this view joins it in.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aggregates.api_key import ApiKey
+from projections.paging import keyset
 from projections.sql import Sql
 from projections.times import api_time, stored
 
@@ -54,9 +55,7 @@ def list_keys(sql: Sql, *, partner_id: str | None, after_seq: int = 0,
     """A page of a partner's keys (None: the platform's) in the order they were issued."""
     owner = "k.partner_id = ?" if partner_id is not None else "k.partner_id IS NULL"
     params = [partner_id] if partner_id is not None else []
-    rows = sql.all(
-        "SELECT k.*, u.last_used_at FROM v_api_keys k LEFT JOIN s_key_use u ON u.key_id = k.id "
-        f"WHERE {owner} AND k.seq > ? ORDER BY k.seq LIMIT ?", *params, after_seq, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [_key_json(r) for r in rows], (rows[-1]["seq"] if more else None)
+    return keyset(
+        sql, "SELECT k.*, u.last_used_at FROM v_api_keys k LEFT JOIN s_key_use u ON "
+        f"u.key_id = k.id WHERE {owner} AND k.seq > ? ORDER BY k.seq", *params, after_seq,
+        limit=limit, key="seq", item=_key_json)

@@ -30,9 +30,10 @@ from aggregates.errors import InvalidInput
 from projections import aggregate_states, line_day_counts, lines, sub_accounts
 from projections.sql import Sql
 from projections.times import from_stored, stored
+from projections.view import View
 
 # The views a replica holds; all of their tables carry a partner_id column.
-REPLICA_VIEWS = (sub_accounts, lines, line_day_counts, aggregate_states)
+REPLICA_VIEWS: tuple[View, ...] = (sub_accounts, lines, line_day_counts, aggregate_states)
 CHECKPOINTED_TABLES = tuple(t for v in REPLICA_VIEWS for t in v.TABLES if t != "v_placements")
 CHECKPOINT_EVERY = 5000
 DDL = (

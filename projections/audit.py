@@ -12,6 +12,7 @@ from typing import Any
 from aggregates.base import Actor
 from aggregates.partner import Partner
 from projections.events import entity_type, event_data_json, event_type
+from projections.paging import keyset
 from projections.redaction import without_secrets
 from projections.sql import Sql
 from projections.times import api_time, stored
@@ -87,10 +88,5 @@ def trail(sql: Sql, *, partner_id: str, entity_id: str | None = None,
         if value is not None:
             where.append(f"{column} {op} ?")
             params.append(value)
-    rows = sql.all(
-        f"SELECT * FROM v_audit WHERE {' AND '.join(where)} ORDER BY position LIMIT ?",
-        *params, limit + 1,
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [audit_item(r) for r in rows], (rows[-1]["position"] if more else None)
+    return keyset(sql, f"SELECT * FROM v_audit WHERE {' AND '.join(where)} ORDER BY position",
+                  *params, limit=limit, key="position", item=audit_item)

@@ -20,6 +20,7 @@ from projections import aggregate_states, line_day_counts
 from projections.audit import audit_item
 from projections.credit_notes import invoice_credit_notes, item_credit_notes
 from projections.events import uuid_text
+from projections.paging import keyset, split
 from projections.sql import Sql
 from projections.times import api_time, from_stored, stored
 
@@ -187,14 +188,11 @@ def list_invoices(sql: Sql, *, partner_id: str, after_seq: int,
                   limit: int) -> tuple[list[dict[str, Any]], int | None]:
     """Newest first; the cursor is the seq of the last invoice on the page."""
     bound = after_seq or 2**62
-    rows = sql.all(
-        "SELECT i.seq, s.state FROM v_invoices i JOIN v_states s ON s.id = i.id "
-        "WHERE i.partner_id = ? AND i.seq < ? ORDER BY i.period_start DESC, i.seq DESC LIMIT ?",
-        partner_id, bound, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    page = [invoice_json(aggregate_states.decode(Invoice, r["state"])) for r in rows]
-    return page, (rows[-1]["seq"] if more else None)
+    return keyset(
+        sql, "SELECT i.seq, s.state FROM v_invoices i JOIN v_states s ON s.id = i.id "
+        "WHERE i.partner_id = ? AND i.seq < ? ORDER BY i.period_start DESC, i.seq DESC",
+        partner_id, bound, limit=limit, key="seq",
+        item=lambda r: invoice_json(aggregate_states.decode(Invoice, r["state"])))
 
 
 def get_invoice(sql: Sql, *, partner_id: str, invoice_id: str) -> Invoice | None:
@@ -286,9 +284,8 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
         if n:
             contributing[line_id] = n
     positions = sorted(p for line_id in contributing for p in in_period.get(line_id, ()))
-    page = [p for p in positions if p > after_position][:limit + 1]
-    more = len(page) > limit
-    page = page[:limit]
+    page, next_position = split([p for p in positions if p > after_position], limit,
+                                key=lambda position: position)
     marks = ", ".join("?" for _ in page)
     events = [audit_item(row) for row in sql.all(
         f"SELECT * FROM v_audit WHERE position IN ({marks}) ORDER BY position", *page)
@@ -315,7 +312,7 @@ def explain_item(sql: Sql, *, invoice: Invoice, index: int, after_position: int 
         "days": day_items,
         "events": events,
         "events_total": len(positions),
-        "next_position": page[-1] if more else None,
+        "next_position": next_position,
         "pricing_events": _pricing_events(sql, partner_id=pid, start=start, end=end),
         "credit_notes": item_credit_notes(invoice, index),
     }

@@ -11,6 +11,7 @@ from typing import Any
 
 from aggregates.invoice import Invoice
 from projections import aggregate_states
+from projections.paging import split
 from projections.sql import Sql
 from projections.times import api_time
 
@@ -60,7 +61,5 @@ def list_credit_notes(sql: Sql, *, partner_id: str, after_seq: int,
                     for invoice in aggregate_states.invoices(sql, partner_id=partner_id)
                     for note in invoice.credit_notes if _sequence(note["number"]) < bound),
                    key=lambda entry: entry[0], reverse=True)
-    page = notes[:limit]
-    more = len(notes) > limit
-    return ([credit_note_json(invoice, note) for _, invoice, note in page],
-            page[-1][0] if more else None)
+    page, last = split(notes, limit, key=lambda entry: entry[0])
+    return [credit_note_json(invoice, note) for _, invoice, note in page], last

@@ -7,6 +7,7 @@ from typing import Any
 
 from aggregates.line import ACTIVE, AVAILABLE, FLAGGED, LIVE_STATUSES, Line
 from projections.events import uuid_text
+from projections.paging import keyset
 from projections.sql import Sql
 from projections.times import api_time, from_stored, stored
 
@@ -141,13 +142,8 @@ def list_lines(sql: Sql, *, partner_id: str, status: str | None, sub_account_id:
     if sub_account_id:
         where.append("sub_account_id = ?")
         params.append(sub_account_id)
-    rows = sql.all(
-        f"SELECT * FROM v_lines WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
-        *params, limit + 1,
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [line_json(r) for r in rows], (rows[-1]["seq"] if more else None)
+    return keyset(sql, f"SELECT * FROM v_lines WHERE {' AND '.join(where)} ORDER BY seq",
+                  *params, limit=limit, key="seq", item=line_json)
 
 
 def _zero_counts() -> dict[str, int]:
@@ -182,18 +178,13 @@ def overview(sql: Sql, *, partner_id: str) -> dict[str, Any]:
 
 def available_pool(sql: Sql, *, partner_id: str, now: datetime, after_seq: int,
                    limit: int) -> tuple[list[dict[str, Any]], int | None]:
-    rows = sql.all(
-        "SELECT * FROM v_lines WHERE partner_id = ? AND status = 'available' AND seq > ? "
-        "ORDER BY seq LIMIT ?",
-        partner_id, after_seq, limit + 1,
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    page = []
-    for row in rows:
+    def idle(row: dict[str, Any]) -> dict[str, Any]:
         since = from_stored(row["available_since"])
-        page.append({**line_json(row), "available_since": api_time(since),
-                     "days_idle": max(0, (now - since).days)})
-    return page, (rows[-1]["seq"] if more else None)
+        return {**line_json(row), "available_since": api_time(since),
+                "days_idle": max(0, (now - since).days)}
+
+    return keyset(sql, "SELECT * FROM v_lines WHERE partner_id = ? AND status = 'available' "
+                  "AND seq > ? ORDER BY seq", partner_id, after_seq, limit=limit, key="seq",
+                  item=idle)
 
 

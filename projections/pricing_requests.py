@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aggregates.pricing_change_request import OPEN, PricingChangeRequest
+from projections.paging import keyset
 from projections.sql import Sql
 from projections.times import api_time, stored
 
@@ -43,8 +44,5 @@ def _row_json(row: dict[str, Any]) -> dict[str, Any]:
 
 def list_requests(sql: Sql, *, partner_id: str, after_seq: int = 0,
                   limit: int = 50) -> tuple[list[dict[str, Any]], int | None]:
-    rows = sql.all("SELECT * FROM v_pricing_requests WHERE partner_id = ? AND seq > ? "
-                   "ORDER BY seq LIMIT ?", partner_id, after_seq, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [_row_json(r) for r in rows], (rows[-1]["seq"] if more else None)
+    return keyset(sql, "SELECT * FROM v_pricing_requests WHERE partner_id = ? AND seq > ? "
+                  "ORDER BY seq", partner_id, after_seq, limit=limit, key="seq", item=_row_json)

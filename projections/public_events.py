@@ -30,6 +30,7 @@ from projections import aggregate_states
 from projections.billing import invoice_json
 from projections.events import event_data
 from projections.lines import get_line
+from projections.paging import keyset
 from projections.redaction import without_secrets
 from projections.sql import Sql
 from projections.sub_accounts import get_sub_account
@@ -248,11 +249,8 @@ def feed(sql: Sql, *, partner_id: str, types: list[str], since: str | None = Non
         if value is not None:
             where.append(f"{column} {op} ?")
             args.append(value)
-    rows = sql.all(f"SELECT * FROM v_public_events WHERE {' AND '.join(where)} "
-                   "ORDER BY key LIMIT ?", *args, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [item(r) for r in rows], (rows[-1]["key"] if more else None)
+    return keyset(sql, f"SELECT * FROM v_public_events WHERE {' AND '.join(where)} "
+                  "ORDER BY key", *args, limit=limit, key="key", item=item)
 
 
 def after(sql: Sql, *, partner_id: str, after_key: int, limit: int) -> list[dict[str, Any]]:

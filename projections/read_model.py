@@ -14,71 +14,28 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from types import ModuleType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar, cast
 
 from eventsourcing.persistence import IntegrityError, Notification, Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed
 
-from projections import (
-    aggregate_states,
-    alerts,
-    analytics,
-    api_keys,
-    as_of,
-    audit,
-    hash_chain,
-    idempotency_records,
-    line_day_counts,
-    lines,
-    pricing_requests,
-    public_events,
-    quarantine,
-    sub_accounts,
-    timers,
-    webhook_deliveries,
-    webhook_endpoints,
-)
+from projections import as_of, hash_chain, quarantine
 from projections.quarantine import Held
 from projections.rebuild import rebuild as rebuild_views
 from projections.recorded import Entry, Recorded
 from projections.sql import Sql
+from projections.view import Tables, Views
 
-VIEWS: tuple[ModuleType, ...] = (
-    audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics, alerts,
-    api_keys, pricing_requests, timers,
-    webhook_endpoints,
-    public_events,  # last: it reads the rows the views above wrote for the same event
-)
-SERVICE_DDL = (
-    *idempotency_records.DDL,
-    *timers.SERVICE_DDL,
-    *webhook_deliveries.DDL,
-    "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)",
-    # When each key was last used (service/api/key_use.py): bookkeeping, not an event.
-    "CREATE TABLE IF NOT EXISTS s_key_use (key_id TEXT PRIMARY KEY, last_used_at TEXT NOT NULL)",
-)
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-
-# Rebuilt with the views, so that a rebuild and the quarantine agree on what is held.
-REBUILT = (*VIEWS, hash_chain, as_of, quarantine)
-
-
-def _all_ddl() -> list[str]:
-    return rebuilt_ddl() + list(SERVICE_DDL)
-
-
-def _rebuilt_tables() -> list[str]:
-    return [table for view in REBUILT for table in view.TABLES]
-
-
-def rebuilt_ddl() -> list[str]:
-    """The statements that create the rebuilt tables and their indexes, in order."""
-    return [s for view in REBUILT for s in view.DDL]
+# The read model's own tables, rebuilt with the views so that a rebuild and the quarantine
+# agree on what is held: the chain and the checkpoints take every event the views take.
+OWN: tuple[Tables, ...] = (hash_chain, as_of, quarantine)
+# The service clock's row; `writing` takes SQLite's write lock with a statement on it.
+CLOCK_DDL = "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)"
 
 
 class Applied(NamedTuple):
@@ -105,11 +62,34 @@ class ReadModel(TrackingRecorder):
     wall_clock: Callable[[], datetime]
     events_table: str
     position_column: str
+    # The views this read model applies (registered in `service/runtime/bootstrap.py`).
+    views: Views
 
     # The backend's own parts, given by the two classes at the end of this module. This
     # class precedes the library's recorders in their method order, so it declares them
     # under names of its own (a `_insert_tracking` here would hide the library's).
     _select_events: str
+
+    @classmethod
+    def over(cls, views: Views) -> type[Self]:
+        """This backend's read model applying `views`. A subclass rather than an argument:
+        the library's factory constructs the recorder, and creates its tables, from a class."""
+        return cast(type[Self], type(cls.__name__, (cls,), {"views": views}))
+
+    def _counts(self) -> dict[str, int]:
+        """Events applied per view, and to the chain: none yet."""
+        return {**{view.NAME: 0 for view in self.views.applied}, hash_chain.NAME: 0}
+
+    def _all_ddl(self) -> list[str]:
+        return [*(s for view in (*self.views.applied, *OWN) for s in view.DDL),
+                *self.views.service_ddl, CLOCK_DDL]
+
+    def _rebuilt_tables(self) -> list[str]:
+        return [table for view in (*self.views.applied, *OWN) for table in view.TABLES]
+
+    def rebuilt_ddl(self) -> list[str]:
+        """The statements that create the rebuilt tables and their indexes, in order."""
+        return [s for view in (*self.views.applied, *OWN) for s in view.DDL]
 
     @abstractmethod
     def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]: ...
@@ -204,7 +184,7 @@ class ReadModel(TrackingRecorder):
             log.warning("partition %s: a batch of %d events from position %d failed (%s); "
                         "applying them one by one", self.partition, len(entries),
                         entries[0].position, quarantine.describe(error))
-        views = {view.NAME: 0 for view in (*VIEWS, hash_chain)}
+        views = self._counts()
         held: list[Held] = []
         for entry in entries:
             outcome = self._alone(unit, entry, track=track)
@@ -265,12 +245,12 @@ class ReadModel(TrackingRecorder):
 
     def _apply_views(self, sql: Sql, items: Sequence[Recorded | Held], *,
                      chain_head: str | None = None) -> dict[str, int]:
-        applied = {view.NAME: 0 for view in VIEWS}
+        applied = {view.NAME: 0 for view in self.views.applied}
         for item in items:
             if isinstance(item, Held):
                 continue
             position, event, _ = item
-            for view in VIEWS:
+            for view in self.views.applied:
                 if view.apply(sql, position, event):
                     applied[view.NAME] += 1
         # The chain and the position bookkeeping take held events too: they depend on the
@@ -292,7 +272,7 @@ class ReadModel(TrackingRecorder):
         position)."""
         with self.writing() as sql:
             for position, event, _ in items:
-                for view in VIEWS:
+                for view in self.views.applied:
                     view.apply(sql, position, event)
                 as_of.count_and_checkpoint(sql, first=position - 1, last=position)
             quarantine.release(sql, [*positions, *(item.position for item in items)])
@@ -322,7 +302,7 @@ class SQLiteReadModel(ReadModel, SQLiteTrackingRecorder):
                       "FROM stored_events WHERE rowid IN ({marks})")
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *_all_ddl()]
+        return [*super().construct_create_table_statements(), *self._all_ddl()]
 
     def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
         return self.datastore.transaction(commit=commit)
@@ -345,7 +325,7 @@ class PostgresReadModel(ReadModel, PostgresTrackingRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in _all_ddl())
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in self._all_ddl())
 
     def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
         return self.datastore.transaction(commit=commit)

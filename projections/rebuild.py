@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import Tracking
 
-from projections import audit, hash_chain
+from projections import audit
 from projections.quarantine import Held
 from projections.recorded import Entry
 from projections.sql import Sql
@@ -73,14 +73,14 @@ def _is_index(statement: str) -> bool:
 
 def rebuild(read_model: ReadModel, batches: Iterable[Sequence[Entry]]) -> Applied:
     """Rebuilds every view from the log and swaps it in (see the module's docstring)."""
-    from projections.read_model import VIEWS, Applied, _all_ddl, _rebuilt_tables, rebuilt_ddl
+    from projections.read_model import Applied
 
-    views = {view.NAME: 0 for view in (*VIEWS, hash_chain)}
+    views = read_model._counts()
     held: list[Held] = []
     scratch = sqlite3.connect(":memory:")
     scratch.row_factory = sqlite3.Row
     # The scratch copy has no read-only index: a million rows would only maintain them.
-    for statement in _all_ddl():
+    for statement in read_model._all_ddl():
         if not any(f" {index} " in statement for index in audit.READ_INDEXES):
             scratch.execute(statement)
     memory = Sql(scratch.cursor(), postgres=False)
@@ -103,9 +103,10 @@ def rebuild(read_model: ReadModel, batches: Iterable[Sequence[Entry]]) -> Applie
     memory.run("DELETE FROM s_quarantine WHERE position > ?", last or 0)
     try:
         if read_model.postgres:
-            _swap_postgres(read_model, memory, _rebuilt_tables(), rebuilt_ddl(), last)
+            _swap_postgres(read_model, memory, read_model._rebuilt_tables(),
+                           read_model.rebuilt_ddl(), last)
         else:
-            _swap_sqlite(read_model, memory, _rebuilt_tables(), last)
+            _swap_sqlite(read_model, memory, read_model._rebuilt_tables(), last)
     finally:
         scratch.close()
     return Applied(views, held)

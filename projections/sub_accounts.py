@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aggregates.sub_account import SubAccount, naming_hint
+from projections.paging import keyset
 from projections.sql import Sql
 from projections.times import api_time, stored
 
@@ -95,10 +96,5 @@ def list_sub_accounts(sql: Sql, *, partner_id: str, status: str | None, after_se
     if status:
         where.append("status = ?")
         params.append(status)
-    rows = sql.all(
-        f"SELECT * FROM v_sub_accounts WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
-        *params, limit + 1,
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [sub_account_json(r) for r in rows], (rows[-1]["seq"] if more else None)
+    return keyset(sql, f"SELECT * FROM v_sub_accounts WHERE {' AND '.join(where)} ORDER BY seq",
+                  *params, limit=limit, key="seq", item=sub_account_json)

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
+from projections.paging import keyset
 from projections.sql import Sql
 from projections.times import api_time, stored
 
@@ -189,11 +190,8 @@ def list_deliveries(sql: Sql, *, endpoint_id: str, after_key: int, limit: int,
     if status is not None:
         where.append("status = ?")
         args.append(status)
-    rows = sql.all(f"SELECT * FROM s_webhook_deliveries WHERE {' AND '.join(where)} "
-                   "ORDER BY event_key LIMIT ?", *args, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [delivery_json(r) for r in rows], (rows[-1]["event_key"] if more else None)
+    return keyset(sql, f"SELECT * FROM s_webhook_deliveries WHERE {' AND '.join(where)} "
+                  "ORDER BY event_key", *args, limit=limit, key="event_key", item=delivery_json)
 
 
 def partner_deliveries(sql: Sql, *, partner_id: str, endpoint_id: str | None,

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from aggregates.webhook_endpoint import DELETED, WebhookEndpoint
+from projections.paging import keyset
 from projections.public_events import FANOUT
 from projections.sql import Sql
 from projections.times import api_time, stored
@@ -78,12 +79,9 @@ def get_endpoint(sql: Sql, *, partner_id: str, endpoint_id: str) -> dict[str, An
 
 def list_endpoints(sql: Sql, *, partner_id: str, after_seq: int,
                    limit: int) -> tuple[list[dict[str, Any]], int | None]:
-    rows = sql.all("SELECT * FROM v_webhook_endpoints WHERE partner_id = ? AND seq > ? AND "
-                   "status <> ? ORDER BY seq LIMIT ?", partner_id, after_seq, DELETED,
-                   limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [endpoint_json(r) for r in rows], (rows[-1]["seq"] if more else None)
+    return keyset(sql, "SELECT * FROM v_webhook_endpoints WHERE partner_id = ? AND seq > ? AND "
+                  "status <> ? ORDER BY seq", partner_id, after_seq, DELETED,
+                  limit=limit, key="seq", item=endpoint_json)
 
 
 def enabled(sql: Sql) -> list[dict[str, Any]]:

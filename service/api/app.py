@@ -14,6 +14,7 @@ from service.api import (
     idempotency,
     partition_gate,
     problems,
+    read_only_gate,
     request_body,
 )
 from service.api.routes import (
@@ -41,7 +42,6 @@ from service.portal import web as portal
 from service.runtime.bootstrap import Ledger
 from service.runtime.partition_health import PartitionUnavailable
 from service.runtime.partitions import Cluster
-from service.runtime.read_only import ReadOnlyMiddleware
 from service.webhooks.runner import Deliverers
 
 
@@ -92,8 +92,8 @@ def create_app(service: Ledger | Cluster, *, run_scheduler: bool = True) -> Fast
     request_body.install(app)
     authentication.install(app, cluster)
     partition_gate.install_outer(app, cluster)  # an unavailable partition's 503
-    if read_only:  # runs first: a command is refused before anything reads or writes
-        app.add_middleware(ReadOnlyMiddleware)
+    if read_only:
+        read_only_gate.install(app)
     for module in (partners, keys, me, pricing_requests, sub_accounts, lines, billing, operations,
                    usage, analytics, alerts, reconciliation, credit_notes, tax, documents,
                    events, webhooks):

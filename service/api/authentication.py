@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.api.asgi import HttpMiddleware
 from service.api.auth import PRINCIPAL, authenticate, partition_of_path
 from service.api.edge_errors import answer_exception
 from service.runtime.partitions import Cluster
@@ -29,16 +30,16 @@ def is_api(path: str) -> bool:
     return path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")
 
 
-class AuthenticationMiddleware:
+class AuthenticationMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, cluster: Cluster, handlers: Mapping[Any, Any]) -> None:
-        self.app = app
+        super().__init__(app)
         self.cluster = cluster
         self.handlers = handlers
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_api(scope["path"]):
-            await self.app(scope, receive, send)
-            return
+    def concerns(self, scope: Scope) -> bool:
+        return is_api(scope["path"])
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         authorization = Headers(scope=scope).get("Authorization", "")
         first = partition_of_path(self.cluster, scope["path"])
         try:

@@ -49,6 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections import idempotency_records as records
 from projections.times import stored
+from service.api.asgi import HttpMiddleware
 from service.api.auth import PRINCIPAL, Principal, partition_of_path
 from service.api.edge_errors import answer_exception
 from service.api.problems import problem
@@ -212,20 +213,20 @@ def storable(answer: Answer, withheld: tuple[str, ...]) -> str | None:
     return json.dumps(document, separators=(",", ":"))
 
 
-class IdempotencyMiddleware:
+class IdempotencyMiddleware(HttpMiddleware):
     """A plain ASGI middleware: requests other than an authenticated POST with the header
     pass straight through, untouched."""
 
     def __init__(self, app: ASGIApp, records: IdempotencyRecords,
                  handlers: Mapping[Any, Any]) -> None:
-        self.app = app
+        super().__init__(app)
         self.records = records
         self.handlers = handlers
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
+    def concerns(self, scope: Scope) -> bool:
+        return scope["method"] == "POST"
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = Headers(scope=scope).get(HEADER)
         who = scope.get(PRINCIPAL)
         if key is None or not isinstance(who, Principal):

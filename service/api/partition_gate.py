@@ -24,8 +24,9 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.api.asgi import HttpMiddleware, answering
 from service.api.problems import problem
 from service.commands.committed import CURRENT, CommitLog
 from service.runtime.partition_health import PartitionGuard, PartitionUnavailable
@@ -89,9 +90,9 @@ def _location(scope: Scope, commits: CommitLog) -> tuple[UUID, str]:
     return (created or [commits.saved[0][0]])[0], path
 
 
-class PartitionGateMiddleware:
+class PartitionGateMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, cluster: Cluster) -> None:
-        self.app = app
+        super().__init__(app)
         self.cluster = cluster
 
     def _guard(self, path: str) -> PartitionGuard | None:
@@ -104,10 +105,7 @@ class PartitionGateMiddleware:
             return None
         return self.cluster.guards[partition_of(partner_id, len(self.cluster.ledgers))]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         commits = CommitLog()
         scope[COMMITS] = commits
         token = CURRENT.set(commits)
@@ -146,29 +144,10 @@ class PartitionGateMiddleware:
         return max(1, threads // 2)
 
 
-class CommittedAnswerMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracked)
-        except Exception as exc:
-            answer = None if started else answer_failure(scope, exc)
-            if answer is None:
-                raise
-            await answer(scope, receive, send)
+class CommittedAnswerMiddleware(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await answering(self.app, scope, receive, send,
+                        lambda error: answer_failure(scope, error))
 
 
 def install_inner(app: FastAPI) -> None:

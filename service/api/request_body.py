@@ -23,9 +23,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from aggregates.usage import MAX_BATCH
+from service.api.asgi import HttpMiddleware
 from service.api.authentication import is_api
 from service.api.problems import problem
 
@@ -148,14 +149,8 @@ def _too_large(limit: int) -> Any:
                    f"the request body may hold at most {limit} bytes here", limit=limit)
 
 
-class RequestBodyMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestBodyMiddleware(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         limit = limit_for(scope["method"], scope["path"])
         declared = headers.get("content-length")

@@ -113,20 +113,13 @@ class Alerts:
         """Resolves the partner's open `job_failed` alert for `job`, if any."""
         return bool(self.execute(RecordJobSuccess(partner_id=partner_id, job=job, at=at)))
 
-    def record_job_failure(self, *, partner_id: UUID, job: str, error: str, at: datetime,
-                           actor: Actor) -> bool:
-        """Run as `RecordJobFailure` (service/commands/alerts.py)."""
+    def record_job_outcome(self, *, partner_id: UUID, at: datetime, actor: Actor,
+                           decide: Callable[[PartnerAlerts], bool]) -> bool:
+        """Run as `RecordJobFailure` and `RecordJobSuccess` (service/commands/alerts.py):
+        the partner's alerts decide (`decide` answers whether they changed); saved only
+        when they did."""
         alerts = self._alerts_of(partner_id, at=at, actor=actor)
-        if alerts.job_failed(job=job, error=error, actor=actor, at=at):
-            self.app.save(alerts)
-            return True
-        return False
-
-    def record_job_success(self, *, partner_id: UUID, job: str, at: datetime,
-                           actor: Actor) -> bool:
-        """Run as `RecordJobSuccess` (service/commands/alerts.py)."""
-        alerts = self._alerts_of(partner_id, at=at, actor=actor)
-        if alerts.job_succeeded(job=job, actor=actor, at=at):
+        if decide(alerts):
             self.app.save(alerts)
             return True
         return False

@@ -50,11 +50,13 @@ def reconcile_alerts(s: Services, c: ReconcileAlerts, actor: Actor,
 
 @handles(RecordJobFailure)
 def record_job_failure(s: Services, c: RecordJobFailure, actor: Actor, now: datetime) -> bool:
-    return s.alerts.record_job_failure(partner_id=c.partner_id, job=c.job, error=c.error,
-                                       at=c.at, actor=actor)
+    return s.alerts.record_job_outcome(
+        partner_id=c.partner_id, at=c.at, actor=actor,
+        decide=lambda alerts: alerts.job_failed(job=c.job, error=c.error, actor=actor, at=c.at))
 
 
 @handles(RecordJobSuccess)
 def record_job_success(s: Services, c: RecordJobSuccess, actor: Actor, now: datetime) -> bool:
-    return s.alerts.record_job_success(partner_id=c.partner_id, job=c.job, at=c.at,
-                                       actor=actor)
+    return s.alerts.record_job_outcome(
+        partner_id=c.partner_id, at=c.at, actor=actor,
+        decide=lambda alerts: alerts.job_succeeded(job=c.job, actor=actor, at=c.at))

@@ -9,10 +9,11 @@ from uuid import UUID
 
 from aggregates.base import Actor, LedgerAggregate
 from aggregates.errors import InvalidTransition
-from aggregates.line import Line
+from aggregates.line import DELETE, MOVE, Line
 from aggregates.sub_account import ACTIVE
 from service.commands.application import PHONE
 from service.commands.base import Command, Services, handles
+from service.commands.request_steps import RequestFlow, request_commands
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,13 @@ def unassign_line(s: Services, c: UnassignLine, actor: Actor, now: datetime) -> 
     return line
 
 
+def _line(s: Services, c: LineCommand) -> Line:
+    return s.app.line(c.partner_id, c.line_id)
+
+
 def _line_alone(s: Services, c: LineCommand, decide: Callable[[Line], None]) -> Line:
     """A command that touches the line alone: the line's own rule decides."""
-    line = s.app.line(c.partner_id, c.line_id)
+    line = _line(s, c)
     decide(line)
     s.app.save(line)
     return line
@@ -168,78 +173,52 @@ def resume_sending(s: Services, c: ResumeSending, actor: Actor, now: datetime) -
     return _line_alone(s, c, lambda line: line.resume(actor=actor, at=now))
 
 
-@handles(RequestLineMove)
-def request_line_move(s: Services, c: RequestLineMove, actor: Actor, now: datetime) -> Line:
-    line = s.app.line(c.partner_id, c.line_id)
+def _request_move(s: Services, c: RequestLineMove, line: Line, actor: Actor,
+                  now: datetime) -> list[LedgerAggregate]:
     target = s.app.target_sub_account(c.partner_id, c.sub_account_id)
     if target.status != ACTIVE:
         raise InvalidTransition(f"cannot move a line into a sub-account that is "
                                 f"{target.status}")
     line.request_move(sub_account_id=target.id, actor=actor, at=now)
-    s.app.save(line)
-    return line
+    return []
 
 
-@handles(ApproveLineMove)
-def approve_line_move(s: Services, c: ApproveLineMove, actor: Actor, now: datetime) -> Line:
-    line = s.app.line(c.partner_id, c.line_id)
+def _approve_move(s: Services, c: ApproveLineMove, line: Line, actor: Actor,
+                  now: datetime) -> list[LedgerAggregate]:
+    """The line leaves its sub-account for the requested one, in one transaction."""
     if line.requested_sub_account_id is None:
         raise InvalidTransition(f"cannot approve a move of a line that is {line.status}")
     target = s.app.sub_account(c.partner_id, line.requested_sub_account_id)
-    touched: list[LedgerAggregate] = [line, target]
+    touched: list[LedgerAggregate] = [target]
     if line.sub_account_id is not None:
         source = s.app.sub_account(c.partner_id, line.sub_account_id)
         source.detach_line(line_id=line.id, actor=actor, at=now)
         touched.append(source)
     target.attach_line(line_id=line.id, actor=actor, at=now)
     line.approve_move(actor=actor, at=now)
-    s.app.save(*touched)
-    return line
+    return touched
 
 
-@handles(RejectLineMove)
-def reject_line_move(s: Services, c: RejectLineMove, actor: Actor, now: datetime) -> Line:
-    return _line_alone(s, c, lambda line: line.reject_move(reason=c.reason, actor=actor, at=now))
-
-
-@handles(CancelLineMove)
-def cancel_line_move(s: Services, c: CancelLineMove, actor: Actor, now: datetime) -> Line:
-    return _line_alone(s, c, lambda line: line.cancel_move(actor=actor, at=now))
-
-
-@handles(RequestLineDelete)
-def request_line_delete(s: Services, c: RequestLineDelete, actor: Actor,
-                        now: datetime) -> Line:
-    return _line_alone(s, c, lambda line: line.request_delete(actor=actor, at=now))
-
-
-@handles(ApproveLineDelete)
-def approve_line_delete(s: Services, c: ApproveLineDelete, actor: Actor,
-                        now: datetime) -> Line:
+def _approve_delete(s: Services, c: ApproveLineDelete, line: Line, actor: Actor,
+                    now: datetime) -> list[LedgerAggregate]:
     """The line ends: it leaves its sub-account and frees its number, in one transaction."""
-    line = s.app.line(c.partner_id, c.line_id)
-    line.approve_delete(actor=actor, at=now)
-    touched: list[LedgerAggregate] = [line]
+    line.approve(DELETE, actor=actor, at=now)
+    touched: list[LedgerAggregate] = []
     if line.sub_account_id is not None:
         sub = s.app.sub_account(c.partner_id, line.sub_account_id)
         sub.detach_line(line_id=line.id, actor=actor, at=now)
         touched.append(sub)
     touched.append(s.app.release(kind=PHONE, partner_id=c.partner_id, value=line.phone_number,
                                  holder_id=line.id, actor=actor, at=now))
-    s.app.save(*touched)
-    return line
+    return touched
 
 
-@handles(RejectLineDelete)
-def reject_line_delete(s: Services, c: RejectLineDelete, actor: Actor,
-                       now: datetime) -> Line:
-    return _line_alone(s, c, lambda line: line.reject_delete(reason=c.reason, actor=actor, at=now))
-
-
-@handles(CancelLineDelete)
-def cancel_line_delete(s: Services, c: CancelLineDelete, actor: Actor,
-                       now: datetime) -> Line:
-    return _line_alone(s, c, lambda line: line.cancel_delete(actor=actor, at=now))
+request_commands(RequestFlow(MOVE, load=_line, request=_request_move, approve=_approve_move),
+                 request=RequestLineMove, approve=ApproveLineMove, reject=RejectLineMove,
+                 cancel=CancelLineMove)
+request_commands(RequestFlow(DELETE, load=_line, approve=_approve_delete),
+                 request=RequestLineDelete, approve=ApproveLineDelete, reject=RejectLineDelete,
+                 cancel=CancelLineDelete)
 
 
 @handles(PauseFlaggedLine)

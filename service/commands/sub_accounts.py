@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
 from aggregates.base import Actor, LedgerAggregate
+from aggregates.claim import Claim
 from aggregates.errors import DuplicateName, InvalidTransition
-from aggregates.sub_account import SubAccount, normalise_name
+from aggregates.sub_account import DELETE, MERGE, SubAccount, normalise_name
 from service.commands.application import NAME
 from service.commands.base import Command, Services, handles
+from service.commands.request_steps import RequestFlow, request_commands
 
 
 @dataclass(frozen=True)
@@ -122,26 +123,35 @@ def start_campaign(s: Services, c: StartCampaign, actor: Actor,
     return sub, campaign_id
 
 
+def _sub_account(s: Services, c: SubAccountCommand) -> SubAccount:
+    return s.app.sub_account(c.partner_id, c.sub_account_id)
+
+
 @handles(EndCampaign)
 def end_campaign(s: Services, c: EndCampaign, actor: Actor, now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.end_campaign(
-        campaign_id=c.campaign_id, actor=actor, at=now))
-
-
-@handles(RequestMerge)
-def request_merge(s: Services, c: RequestMerge, actor: Actor, now: datetime) -> SubAccount:
-    sub = s.app.sub_account(c.partner_id, c.sub_account_id)
-    primary = s.app.target_sub_account(c.partner_id, c.primary_id)
-    sub.request_merge(primary=primary, actor=actor, at=now)
+    sub = _sub_account(s, c)
+    sub.end_campaign(campaign_id=c.campaign_id, actor=actor, at=now)
     s.app.save(sub)
     return sub
 
 
-@handles(ApproveMerge)
-def approve_merge(s: Services, c: ApproveMerge, actor: Actor, now: datetime) -> SubAccount:
+def _release_name(s: Services, sub: SubAccount, actor: Actor, now: datetime) -> Claim:
+    """An ended (merged or deleted) sub-account's name is free for a new one."""
+    return s.app.release(kind=NAME, partner_id=sub.partner_id, value=normalise_name(sub.name),
+                         holder_id=sub.id, actor=actor, at=now)
+
+
+def _request_merge(s: Services, c: RequestMerge, sub: SubAccount, actor: Actor,
+                   now: datetime) -> list[LedgerAggregate]:
+    primary = s.app.target_sub_account(c.partner_id, c.primary_id)
+    sub.request_merge(primary=primary, actor=actor, at=now)
+    return []
+
+
+def _approve_merge(s: Services, c: ApproveMerge, sub: SubAccount, actor: Actor,
+                   now: datetime) -> list[LedgerAggregate]:
     """The lines move to the primary and the merged sub-account's name is freed, in one
     transaction."""
-    sub = s.app.sub_account(c.partner_id, c.sub_account_id)
     if sub.requested_primary_id is None:
         raise InvalidTransition(f"cannot approve a merge of a sub-account that is {sub.status}")
     primary = s.app.sub_account(c.partner_id, sub.requested_primary_id)
@@ -150,63 +160,26 @@ def approve_merge(s: Services, c: ApproveMerge, actor: Actor, now: datetime) -> 
     for line in lines:
         line.move_by_merge(to_sub_account_id=primary.id, cause=f"merge:{sub.id}",
                            actor=actor, at=now)
-    released = s.app.release(kind=NAME, partner_id=c.partner_id,
-                             value=normalise_name(sub.name), holder_id=sub.id, actor=actor,
-                             at=now)
-    s.app.save(sub, primary, released, *lines)
-    return sub
+    return [primary, _release_name(s, sub, actor, now), *lines]
 
 
-def _sub_account_alone(s: Services, c: SubAccountCommand, actor: Actor, now: datetime,
-                       decide: Callable[[SubAccount], None]) -> SubAccount:
-    """A command on the sub-account alone. One that ends it (deleted) frees its name in
-    the same transaction."""
-    sub = s.app.sub_account(c.partner_id, c.sub_account_id)
-    decide(sub)
-    touched: list[LedgerAggregate] = [sub]
-    if sub.is_terminal:
-        touched.append(s.app.release(kind=NAME, partner_id=c.partner_id,
-                                     value=normalise_name(sub.name), holder_id=sub.id,
-                                     actor=actor, at=now))
-    s.app.save(*touched)
-    return sub
+def _request_delete(s: Services, c: RequestSubAccountDelete, sub: SubAccount, actor: Actor,
+                    now: datetime) -> list[LedgerAggregate]:
+    sub.request_delete(actor=actor, at=now)  # refused while it holds lines or campaigns
+    return []
 
 
-@handles(RejectMerge)
-def reject_merge(s: Services, c: RejectMerge, actor: Actor, now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.reject_merge(
-        reason=c.reason, actor=actor, at=now))
+def _approve_delete(s: Services, c: ApproveSubAccountDelete, sub: SubAccount, actor: Actor,
+                    now: datetime) -> list[LedgerAggregate]:
+    sub.approve(DELETE, actor=actor, at=now)
+    return [_release_name(s, sub, actor, now)]
 
 
-@handles(CancelMerge)
-def cancel_merge(s: Services, c: CancelMerge, actor: Actor, now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.cancel_merge(
-        actor=actor, at=now))
-
-
-@handles(RequestSubAccountDelete)
-def request_delete(s: Services, c: RequestSubAccountDelete, actor: Actor,
-                   now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.request_delete(
-        actor=actor, at=now))
-
-
-@handles(ApproveSubAccountDelete)
-def approve_delete(s: Services, c: ApproveSubAccountDelete, actor: Actor,
-                   now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.approve_delete(
-        actor=actor, at=now))
-
-
-@handles(RejectSubAccountDelete)
-def reject_delete(s: Services, c: RejectSubAccountDelete, actor: Actor,
-                  now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.reject_delete(
-        reason=c.reason, actor=actor, at=now))
-
-
-@handles(CancelSubAccountDelete)
-def cancel_delete(s: Services, c: CancelSubAccountDelete, actor: Actor,
-                  now: datetime) -> SubAccount:
-    return _sub_account_alone(s, c, actor, now, lambda sub: sub.cancel_delete(
-        actor=actor, at=now))
+request_commands(RequestFlow(MERGE, load=_sub_account, request=_request_merge,
+                             approve=_approve_merge),
+                 request=RequestMerge, approve=ApproveMerge, reject=RejectMerge,
+                 cancel=CancelMerge)
+request_commands(RequestFlow(DELETE, load=_sub_account, request=_request_delete,
+                             approve=_approve_delete),
+                 request=RequestSubAccountDelete, approve=ApproveSubAccountDelete,
+                 reject=RejectSubAccountDelete, cancel=CancelSubAccountDelete)

@@ -20,6 +20,7 @@ from aggregates.errors import DomainError
 from service.ops.cli_database import NoLedgerDatabase
 from service.ops.exports import UnableToWrite
 from service.runtime.partition_layout import LayoutMismatch
+from service.runtime.read_only import ReadOnly
 from service.runtime.setting_names import unknown_setting
 from service.runtime.settings import Settings
 
@@ -47,7 +48,8 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (CliError, NoLedgerDatabase, UnableToWrite, DomainError, LayoutMismatch) as error:
+        except (CliError, NoLedgerDatabase, UnableToWrite, DomainError, LayoutMismatch,
+                ReadOnly) as error:
             fail(str(error))
 
     return run

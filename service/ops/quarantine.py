@@ -10,6 +10,7 @@ from typing import Any
 
 from aggregates.errors import InvalidInput, NotFound
 from projections import quarantine
+from projections.paging import split
 from service.runtime.bootstrap import Ledger
 from service.runtime.partitions import Cluster
 
@@ -75,10 +76,9 @@ def listing(cluster: Cluster, *, partition: int | None = None, status: str | Non
                                       limit=limit + 1, partner_id=partner_id, status=status)
         found += [(row["position"] * KEY_BASE + index, {**row, "partition": index})
                   for row in rows]
-    found = sorted((key, row) for key, row in found if key > after)[:limit + 1]
-    more = len(found) > limit
-    found = found[:limit]
-    return [row for _, row in found], (found[-1][0] if more else None)
+    page, last = split(sorted((key, row) for key, row in found if key > after), limit,
+                       key=lambda keyed: keyed[0])
+    return [row for _, row in page], last
 
 
 def retry(cluster: Cluster, *, partition: int | None = None, position: int | None = None,

@@ -23,10 +23,26 @@ from aggregates.payments import SimulatedGateway
 from aggregates.usage import FlagThresholds
 from policies import alerts as alerts_job
 from policies import auto_flag, auto_pause, cycle_close, dunning
+from projections import (
+    aggregate_states,
+    analytics,
+    api_keys,
+    audit,
+    idempotency_records,
+    line_day_counts,
+    lines,
+    pricing_requests,
+    public_events,
+    sub_accounts,
+    timers,
+    webhook_deliveries,
+    webhook_endpoints,
+)
+from projections import alerts as alert_view
 from projections.inline import InlinePostgresRecorder, InlineSQLiteRecorder, InlineViews
 from projections.read_model import PostgresReadModel, ReadModel, SQLiteReadModel
 from projections.replica_cache import ReplicaCache
-from service.api.key_use import KeyUse
+from projections.view import Views
 from service.commands import Command, execute
 from service.commands.alert_checks import Alerts
 from service.commands.application import LedgerApplication
@@ -35,8 +51,9 @@ from service.commands.gateway_books import SqlChargeBook
 from service.commands.lines import PauseFlaggedLine
 from service.commands.usage import AutoFlagLine
 from service.commands.usage_ingest import Usage
-from service.runtime import pg_connect, read_only
+from service.runtime import key_use, pg_connect, read_only
 from service.runtime.clock import Clock, DatabaseClockStore, ManualClock, SystemClock
+from service.runtime.key_use import KeyUse
 from service.runtime.partition_layout import check_layout
 from service.runtime.processing import Processor
 from service.runtime.scheduler import Job, Scheduler
@@ -45,6 +62,17 @@ from service.runtime.settings import Settings
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 SCHEMA_LOCK = 0x1ED6E2  # any fixed number: the advisory lock guarding table creation
+
+# The views, applied to each event in this order, in one transaction. public_events comes
+# last: an event's public payload is read from the rows the views before it wrote for that
+# same event. (The read model's own tables, the hash chain, the as-of checkpoints and the
+# quarantine, are rebuilt with these: see `projections.read_model.OWN`.)
+VIEWS = Views(
+    applied=(audit, sub_accounts, lines, line_day_counts, aggregate_states, analytics,
+             alert_view, api_keys, pricing_requests, timers, webhook_endpoints, public_events),
+    service_ddl=(*idempotency_records.DDL, *timers.SERVICE_DDL, *webhook_deliveries.DDL,
+                 *key_use.DDL),
+)
 
 
 @dataclass
@@ -110,8 +138,8 @@ def _env(settings: Settings) -> dict[str, str]:
 def _read_model(env: dict[str, str], *, postgres: bool) -> ReadModel:
     factory = InfrastructureFactory[ReadModel].construct(Environment("views", env))
     if postgres:
-        return factory.tracking_recorder(PostgresReadModel)
-    return factory.tracking_recorder(SQLiteReadModel)
+        return factory.tracking_recorder(PostgresReadModel.over(VIEWS))
+    return factory.tracking_recorder(SQLiteReadModel.over(VIEWS))
 
 
 def _manual_clock(read_model: ReadModel, settings: Settings) -> ManualClock:

@@ -149,7 +149,7 @@ class Cluster:
                 skipped = skipped or down
                 continue
             if key is not None:
-                ledger.key_use.seen(key.id)  # at most a write a minute (service/api/key_use.py)
+                ledger.key_use.seen(key.id)  # at most a write a minute (service/runtime/key_use.py)
                 return key
         if skipped is not None:
             raise skipped

@@ -7,7 +7,7 @@ What would write is left out rather than tried: no table creation and no start-u
 standby replays them), no scheduler, no record of a key's use, no settling of payment
 attempts, no manual-clock row. A command answers 503 `read_only` before anything runs;
 a read that would write after all (a verification job's row) meets the standby's own
-refusal, which answers the same 503.
+refusal, which answers the same 503 (both: `service/api/read_only_gate.py`).
 """
 
 from __future__ import annotations
@@ -17,26 +17,24 @@ from datetime import datetime
 from uuid import UUID
 
 import psycopg
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections.read_model import ReadModel
 from projections.runner import Retried
-from service.api.key_use import KeyUse
-from service.api.problems import ApiProblem, problem
 from service.commands.gateway_books import SqlChargeBook
 from service.runtime.clock import DatabaseClockStore
+from service.runtime.key_use import KeyUse
 from service.runtime.processing import Processor
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DETAIL = ("this process serves reads only (PORTAL_READ_ONLY=true, a standby); send "
           "commands to the primary's API")
 
 
-class ReadOnly(ApiProblem):
-    """A write asked of a read-only process: 503 `read_only`."""
+class ReadOnly(Exception):
+    """A write asked of a read-only process; the API answers it 503 `read_only`
+    (service/api/read_only_gate.py), the CLI in one line."""
 
     def __init__(self, what: str = "a write") -> None:
-        super().__init__(503, "read_only", f"{what} is refused: {DETAIL}")
+        super().__init__(f"{what} is refused: {DETAIL}")
 
 
 class ReadOnlyProcessor(Processor):
@@ -83,33 +81,3 @@ def refused_by_database(error: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
-
-
-class ReadOnlyMiddleware:
-    """Answers every request that is not a read 503 `read_only`, before authentication,
-    idempotency or the route run (they would write), and turns a write refused by the
-    database into the same answer."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] not in SAFE_METHODS:
-            await problem(503, "read_only", DETAIL)(scope, receive, send)
-            return
-        started = False
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        except Exception as error:
-            if started or not refused_by_database(error):
-                raise
-            await problem(503, "read_only", DETAIL)(scope, receive, send)

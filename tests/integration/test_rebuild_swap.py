@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from aggregates.base import Actor
 from projections import lines as lines_view
-from projections.read_model import _rebuilt_tables
 from service.commands.lines import PauseSending
 from service.runtime.bootstrap import Ledger
 
@@ -21,7 +20,7 @@ def _indexes(ledger: Ledger) -> set[tuple[str, str]]:
         else:
             rows = sql.all("SELECT tbl_name AS t, name AS i FROM sqlite_master "
                            "WHERE type = 'index'")
-    tables = set(_rebuilt_tables())
+    tables = set(ledger.read_model._rebuilt_tables())
     return {(row["t"], row["i"]) for row in rows if row["t"] in tables}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.read_model import VIEWS
 from service.runtime.bootstrap import Ledger
 
 
@@ -16,7 +15,7 @@ def snapshot(ledger: Ledger) -> dict[str, list[dict[str, Any]]]:
     """Every view table's rows, in a stable order."""
     tables: dict[str, list[dict[str, Any]]] = {}
     with ledger.read_model.reading() as sql:
-        for view in VIEWS:
+        for view in ledger.read_model.views.applied:
             for table in view.TABLES:
                 rows = sql.all(f"SELECT * FROM {table}")
                 tables[table] = sorted(rows, key=_order)

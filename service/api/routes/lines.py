@@ -15,7 +15,8 @@ from service.api.auth import Context, partner_access
 from service.api.operations_answers import AuditEvent
 from service.api.paging import AsOf, PageDep
 from service.api.representations import line_json
-from service.api.schemas import Flag, LineAssign, LineProvision, Reason
+from service.api.request_routes import RequestingResource, add_request_routes
+from service.api.schemas import Flag, LineAssign, LineProvision
 from service.commands import execute
 from service.commands.lines import (
     ApproveLineDelete,
@@ -142,47 +143,11 @@ def resume(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str,
     return _run(ctx, ResumeSending(partner_id=ctx.partner_id, line_id=lid))
 
 
-@router.post("/{lid}/move-request", **answering(Line))
-def request_move(lid: UUID, body: LineAssign,
-                 ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _run(ctx, RequestLineMove(partner_id=ctx.partner_id, line_id=lid,
-                                     sub_account_id=body.sub_account_id))
-
-
-@router.post("/{lid}/move-request/approve", **answering(Line))
-def approve_move(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _run(ctx, ApproveLineMove(partner_id=ctx.partner_id, line_id=lid))
-
-
-@router.post("/{lid}/move-request/reject", **answering(Line))
-def reject_move(lid: UUID, body: Reason | None = None,
-                ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _run(ctx, RejectLineMove(partner_id=ctx.partner_id, line_id=lid,
-                                    reason=body.reason if body else None))
-
-
-@router.post("/{lid}/move-request/cancel", **answering(Line))
-def cancel_move(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _run(ctx, CancelLineMove(partner_id=ctx.partner_id, line_id=lid))
-
-
-@router.post("/{lid}/delete-request", **answering(Line))
-def request_delete(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _run(ctx, RequestLineDelete(partner_id=ctx.partner_id, line_id=lid))
-
-
-@router.post("/{lid}/delete-request/approve", **answering(Line))
-def approve_delete(lid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _run(ctx, ApproveLineDelete(partner_id=ctx.partner_id, line_id=lid))
-
-
-@router.post("/{lid}/delete-request/reject", **answering(Line))
-def reject_delete(lid: UUID, body: Reason | None = None,
-                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _run(ctx, RejectLineDelete(partner_id=ctx.partner_id, line_id=lid,
-                                    reason=body.reason if body else None))
-
-
-@router.post("/{lid}/delete-request/cancel", **answering(Line))
-def cancel_delete(lid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _run(ctx, CancelLineDelete(partner_id=ctx.partner_id, line_id=lid))
+LINES = RequestingResource(id_param="lid", id_field="line_id", write_permission="lines.write",
+                           answer=Line, run=_run)
+add_request_routes(router, LINES, name="move", path="/{lid}/move-request",
+                   request=RequestLineMove, approve=ApproveLineMove, reject=RejectLineMove,
+                   cancel=CancelLineMove, body=LineAssign)
+add_request_routes(router, LINES, name="delete", path="/{lid}/delete-request",
+                   request=RequestLineDelete, approve=ApproveLineDelete,
+                   reject=RejectLineDelete, cancel=CancelLineDelete)

@@ -13,7 +13,8 @@ from service.api.answers import CampaignStarted, Page, SubAccount, answering
 from service.api.auth import Context, partner_access
 from service.api.paging import AsOf, PageDep
 from service.api.representations import sub_account_json
-from service.api.schemas import CampaignStart, MergeRequest, Reason, SubAccountCreate
+from service.api.request_routes import RequestingResource, add_request_routes
+from service.api.schemas import CampaignStart, MergeRequest, SubAccountCreate
 from service.commands import execute
 from service.commands.sub_accounts import (
     ApproveMerge,
@@ -94,47 +95,11 @@ def end_campaign(sid: UUID, cid: UUID,
                                  campaign_id=cid))
 
 
-@router.post("/{sid}/merge-request", **answering(SubAccount))
-def request_merge(sid: UUID, body: MergeRequest,
-                  ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _run(ctx, RequestMerge(partner_id=ctx.partner_id, sub_account_id=sid,
-                                  primary_id=body.primary_id))
-
-
-@router.post("/{sid}/merge-request/approve", **answering(SubAccount))
-def approve_merge(sid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _run(ctx, ApproveMerge(partner_id=ctx.partner_id, sub_account_id=sid))
-
-
-@router.post("/{sid}/merge-request/reject", **answering(SubAccount))
-def reject_merge(sid: UUID, body: Reason | None = None,
-                 ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _run(ctx, RejectMerge(partner_id=ctx.partner_id, sub_account_id=sid,
-                                 reason=body.reason if body else None))
-
-
-@router.post("/{sid}/merge-request/cancel", **answering(SubAccount))
-def cancel_merge(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _run(ctx, CancelMerge(partner_id=ctx.partner_id, sub_account_id=sid))
-
-
-@router.post("/{sid}/delete-request", **answering(SubAccount))
-def request_delete(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _run(ctx, RequestSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid))
-
-
-@router.post("/{sid}/delete-request/approve", **answering(SubAccount))
-def approve_delete(sid: UUID, ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _run(ctx, ApproveSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid))
-
-
-@router.post("/{sid}/delete-request/reject", **answering(SubAccount))
-def reject_delete(sid: UUID, body: Reason | None = None,
-                  ctx: Context = partner_access("support.act")) -> dict[str, Any]:
-    return _run(ctx, RejectSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid,
-                                            reason=body.reason if body else None))
-
-
-@router.post("/{sid}/delete-request/cancel", **answering(SubAccount))
-def cancel_delete(sid: UUID, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    return _run(ctx, CancelSubAccountDelete(partner_id=ctx.partner_id, sub_account_id=sid))
+SUB_ACCOUNTS = RequestingResource(id_param="sid", id_field="sub_account_id",
+                                  write_permission="lines.write", answer=SubAccount, run=_run)
+add_request_routes(router, SUB_ACCOUNTS, name="merge", path="/{sid}/merge-request",
+                   request=RequestMerge, approve=ApproveMerge, reject=RejectMerge,
+                   cancel=CancelMerge, body=MergeRequest)
+add_request_routes(router, SUB_ACCOUNTS, name="delete", path="/{sid}/delete-request",
+                   request=RequestSubAccountDelete, approve=ApproveSubAccountDelete,
+                   reject=RejectSubAccountDelete, cancel=CancelSubAccountDelete)

@@ -21,6 +21,9 @@ from service.runtime.clock import DATABASE_ERRORS, Clock
 
 log = logging.getLogger(__name__)
 INTERVAL = timedelta(minutes=1)
+DDL = (
+    "CREATE TABLE IF NOT EXISTS s_key_use (key_id TEXT PRIMARY KEY, last_used_at TEXT NOT NULL)",
+)
 
 
 class KeyUse:
