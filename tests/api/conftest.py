@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ with warnings.catch_warnings():
 
 from service.api.app import create_app
 from service.runtime.bootstrap import Ledger
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, fresh_database_url, start_ledger
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 STANDARD = {"structure": "standard", "unit_amount": 3000}
@@ -96,3 +97,35 @@ def client(ledger: Ledger) -> Iterator[TestClient]:
 @pytest.fixture
 def portal(client: TestClient) -> Portal:
     return make_portal(client)
+
+
+@pytest.fixture(scope="module")
+def shared_client(module_database_url: str) -> Iterator[TestClient]:
+    """One service for all the tests of a module, on each backend: building a service is
+    most of what a short test costs. A module that uses it gives each test a partner of
+    its own (`partner_portal`)."""
+    service = start_ledger(module_database_url)
+    try:
+        with TestClient(create_app(service, run_scheduler=False),
+                        raise_server_exceptions=False) as c:
+            yield c
+    finally:
+        service.close()
+
+
+def partner_portal(request: pytest.FixtureRequest, shared_client: TestClient,
+                   module_database_url: str, tmp_path: Path) -> Iterator[Portal]:
+    """The body of a module's `portal` fixture over `shared_client`: a new partner on the
+    module's service. A test marked `own_service` (one that moves the clock, asserts the
+    clock's time, or changes the app) gets a new service on the same backend instead."""
+    if request.node.get_closest_marker("own_service") is None:
+        yield make_portal(shared_client)
+        return
+    backend = "sqlite" if module_database_url.startswith("sqlite") else "postgres"
+    service = start_ledger(fresh_database_url(request, backend, tmp_path))
+    try:
+        with TestClient(create_app(service, run_scheduler=False),
+                        raise_server_exceptions=False) as c:
+            yield make_portal(c)
+    finally:
+        service.close()

@@ -10,6 +10,7 @@ move); and another partner is still served afterwards.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -68,6 +69,9 @@ class Spec:
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
+        # Compiling a validator (with every component schema) cost more than the check;
+        # the same few hundred schemas are asked about thousands of times.
+        self.validators: dict[str, Any] = {}
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in schema:
@@ -83,8 +87,12 @@ class Spec:
             # JSON Schema counts 5.0 as an integer; this API never does (an amount is never
             # a float), so ask about a float no schema could count as one.
             value += 0.5
-        whole = {**schema, "components": self.document.get("components", {})}
-        validator = jsonschema_rs.Draft202012Validator(whole, validate_formats=True)
+        key = json.dumps(schema, sort_keys=True)
+        validator = self.validators.get(key)
+        if validator is None:
+            whole = {**schema, "components": self.document.get("components", {})}
+            validator = jsonschema_rs.Draft202012Validator(whole, validate_formats=True)
+            self.validators[key] = validator
         return bool(validator.is_valid(value))
 
     def as_query_value(self, schema: dict[str, Any], text: str) -> Any:

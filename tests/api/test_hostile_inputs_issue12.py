@@ -4,16 +4,27 @@ existed), records nothing, and leaves the service serving. Each runs on both bac
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.api.conftest import ADMIN, STANDARD, Portal, make_portal
+from tests.api.conftest import ADMIN, STANDARD, Portal, make_portal, partner_portal
 from tests.api.helpers import assert_problem, log_position, provision, sub_account
 
 START_HOUR = "2026-01-01T00:00:00Z"
 CARD = {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030, "token": "tok_visa"}
 FAR = ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00")
+
+
+@pytest.fixture
+def portal(request: pytest.FixtureRequest, shared_client: TestClient,
+           module_database_url: str, tmp_path: Path) -> Iterator[Portal]:
+    """Each test a partner of its own on one service per backend; a test that moves or
+    reads the clock, or changes the app, is marked for a service of its own."""
+    yield from partner_portal(request, shared_client, module_database_url, tmp_path)
 
 
 def _move_clock(portal: Portal, now: str) -> Any:
@@ -82,6 +93,7 @@ def test_a_usage_figure_past_the_hourly_bound_is_refused_and_analytics_still_ans
     assert portal.ok("GET", "/analytics/messages")["totals"]["messages_sent"] == 0
 
 
+@pytest.mark.own_service
 def test_two_usage_hours_at_the_bound_sum_without_overflow(portal: Portal) -> None:
     line = provision(portal)["id"]
     _move_clock(portal, "2026-01-01T01:00:00Z")
@@ -97,6 +109,7 @@ def test_two_usage_hours_at_the_bound_sum_without_overflow(portal: Portal) -> No
     assert portal.ok("GET", "/analytics/sub-accounts")["overall"]["messages_sent"] == 2 * top
 
 
+@pytest.mark.own_service
 @pytest.mark.parametrize("amount", [10**19, 10**12 + 1, 2**63])
 def test_a_unit_amount_past_the_money_bound_is_refused_and_cycle_close_still_runs(
     portal: Portal, amount: int,
@@ -167,6 +180,7 @@ def test_a_usage_hour_outside_the_years_is_refused(portal: Portal, hour: str) ->
     assert log_position(portal.client) == position
 
 
+@pytest.mark.own_service
 def test_the_manual_clock_cannot_move_to_year_9999(portal: Portal) -> None:
     moved = _move_clock(portal, "9999-12-31T23:00:00Z")
     offset = _move_clock(portal, "9999-12-31T23:30:00-01:00")

@@ -9,20 +9,31 @@ out, so they assert on what the service read, not on how long it took.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from fastapi.testclient import TestClient
 
 from aggregates.usage import MAX_BATCH
 from service.api.auth import BOOTSTRAP_ADMIN_ID, PrincipalDep
 from service.api.request_body import DEFAULT_LIMIT, USAGE_BATCH_LIMIT
-from tests.api.conftest import ADMIN, Portal
+from tests.api.conftest import ADMIN, Portal, partner_portal
 from tests.api.helpers import assert_problem, log_position
 
 CHUNK = 64 * 1024
 SIXTY_TWO_MB = 62 * 1024 * 1024
+
+
+@pytest.fixture
+def portal(request: pytest.FixtureRequest, shared_client: TestClient,
+           module_database_url: str, tmp_path: Path) -> Iterator[Portal]:
+    """Each test a partner of its own on one service per backend; a test that moves or
+    reads the clock, or changes the app, is marked for a service of its own."""
+    yield from partner_portal(request, shared_client, module_database_url, tmp_path)
 
 
 @dataclass
@@ -219,6 +230,7 @@ def test_routes_outside_the_api_need_no_token(portal: Portal) -> None:
     assert_problem(portal.client.get("/v1/no-such-route"), 401, "unauthorized")
 
 
+@pytest.mark.own_service
 def test_a_request_is_authenticated_once(portal: Portal, monkeypatch: pytest.MonkeyPatch
                                          ) -> None:
     cluster = portal.client.app.state.cluster
@@ -238,6 +250,7 @@ def test_a_request_is_authenticated_once(portal: Portal, monkeypatch: pytest.Mon
     assert len(calls) == 2
 
 
+@pytest.mark.own_service
 def test_a_route_outside_the_api_that_needs_a_caller_authenticates_it(portal: Portal) -> None:
     app = portal.client.app
 
