@@ -10,7 +10,6 @@ cannot apply, and every later event of its partner, is held in quarantine instea
 from __future__ import annotations
 
 import logging
-import sqlite3
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -22,8 +21,9 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed
 
-from projections import as_of, audit, hash_chain, quarantine
+from projections import as_of, hash_chain, quarantine
 from projections.quarantine import Held
+from projections.rebuild import rebuild as rebuild_views
 from projections.recorded import Entry, Recorded
 from projections.sql import Sql
 from projections.view import Tables, Views
@@ -50,42 +50,13 @@ class Applied(NamedTuple):
         return [h for h in self.held if h.error is not None]
 
 
-def _copy_table(source: Sql, target: Sql, table: str, *, chunk: int = 5000) -> None:
-    source.cursor.execute(f"SELECT * FROM {table}")
-    columns = [d[0] for d in source.cursor.description]
-    if target.postgres:
-        # COPY streams the rows in one statement: far fewer round trips than INSERTs.
-        with target.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            while rows := source.cursor.fetchmany(chunk):
-                for row in rows:
-                    copy.write_row(tuple(row))
-        return
-    insert = (f"INSERT INTO {table} ({', '.join(columns)}) "
-              f"VALUES ({', '.join('?' * len(columns))})")
-    while rows := source.cursor.fetchmany(chunk):
-        target.many(insert, [tuple(row) for row in rows])
-
-
-@contextmanager
-def _savepoint(memory: Sql) -> Iterator[Sql]:
-    """A unit of the rebuild's scratch copy that can be undone alone (an event that fails
-    there leaves nothing behind, like a rolled-back transaction)."""
-    memory.run("SAVEPOINT unit")
-    try:
-        yield memory
-    except BaseException:
-        memory.run("ROLLBACK TO unit")
-        memory.run("RELEASE unit")
-        raise
-    memory.run("RELEASE unit")
-
-
 class ReadModel(TrackingRecorder):
     """Applies events to the views; reads run in their own read-only transactions."""
 
     upstream = "ledger"
     postgres = False
     partition = 0  # this store's index in a partitioned deployment (set by bootstrap)
+    idle_at: int | None = None  # where `nothing_to_do` last found the log idle
     # The host's wall clock, for operational stamps (quarantine rows); set by bootstrap so
     # that no projection reads a clock of its own.
     wall_clock: Callable[[], datetime]
@@ -115,6 +86,10 @@ class ReadModel(TrackingRecorder):
 
     def _rebuilt_tables(self) -> list[str]:
         return [table for view in (*self.views.applied, *OWN) for table in view.TABLES]
+
+    def rebuilt_ddl(self) -> list[str]:
+        """The statements that create the rebuilt tables and their indexes, in order."""
+        return [s for view in (*self.views.applied, *OWN) for s in view.DDL]
 
     @abstractmethod
     def _transaction(self, *, commit: bool) -> AbstractContextManager[Any]: ...
@@ -174,8 +149,11 @@ class ReadModel(TrackingRecorder):
                 f"(SELECT COALESCE(MAX({position}), 0) AS n FROM {log}) AS h",
                 *topics, self.upstream, follower)
         assert row is not None
-        return (row["views"] == row["head"] and row["pending"] is None
+        idle = (row["views"] == row["head"] and row["pending"] is None
                 and row["views"] - row["follower"] < lag)
+        # Where the log ended when it was found idle (the caller's lock keeps it its own).
+        self.idle_at = row["views"] if idle else None
+        return bool(idle)
 
     def apply_batch(self, entries: Sequence[Entry]) -> Applied:
         """Applies (position, event) entries and records the last position, all or nothing;
@@ -233,55 +211,18 @@ class ReadModel(TrackingRecorder):
             return self._apply(sql, [quarantine.failed(sql, entry, problem)], track=track)
 
     def rebuild(self, batches: Iterable[Sequence[Entry]]) -> Applied:
-        """Rebuilds every view from the log and swaps it in, in one transaction: readers
-        see the old views until the new ones are complete.
+        """Rebuilds every view from the log and swaps it in (projections/rebuild.py):
+        readers see the old views until the new ones are complete."""
+        return rebuild_views(self, batches)
 
-        The events are applied to an in-memory SQLite copy of the view tables (the same
-        view code, no round trips), whose rows are then bulk-copied into the database;
-        applying event by event over the network would cost a round trip per statement.
-        What the quarantine holds stays held (a rebuild re-derives the views, a retry
-        re-applies held events), and an event that fails here is quarantined as in the
-        catch-up.
-        """
-        views = self._counts()
-        held: list[Held] = []
-        scratch = sqlite3.connect(":memory:")
-        scratch.row_factory = sqlite3.Row
-        for statement in self._all_ddl():
-            if not any(f" {index} " in statement for index in audit.READ_INDEXES):
-                scratch.execute(statement)
-        memory = Sql(scratch.cursor(), postgres=False)
-        with self.reading() as sql:
-            rows = sql.all("SELECT * FROM s_quarantine")
-        if rows:
-            columns = list(rows[0])
-            memory.many(f"INSERT INTO s_quarantine ({', '.join(columns)}) VALUES "
-                        f"({', '.join('?' * len(columns))})",
-                        [tuple(row[c] for c in columns) for row in rows])
-        scratch.commit()
-        last = None
-        for batch in batches:
-            outcome = self._isolating(lambda: _savepoint(memory), batch, track=False)
-            for name, count in outcome.views.items():
-                views[name] += count
-            held += outcome.failed
-            last = batch[-1].position if batch else last
-        # Rows of events after the rebuild's end are the catch-up's to make again.
-        memory.run("DELETE FROM s_quarantine WHERE position > ?", last or 0)
-        with self.writing() as sql:
-            if self.postgres:
-                # Holds off inserts (and their inline view updates) until the swap has
-                # committed; their events are applied by the catch-up after it.
-                sql.run(f"LOCK TABLE {self.events_table} IN EXCLUSIVE MODE")
-            for table in self._rebuilt_tables():
-                sql.run(f"DELETE FROM {table}")
-                _copy_table(memory, sql, table)
-            sql.run(f"DELETE FROM {self.tracking_table()} WHERE application_name = ?",
-                    self.upstream)
-            if last is not None:
-                self._track(sql.cursor, Tracking(self.upstream, last))
-        scratch.close()
-        return Applied(views, held)
+    def isolating(self, unit: Callable[[], AbstractContextManager[Sql]],
+                  entries: Sequence[Entry], *, track: bool) -> Applied:
+        """`apply_isolating` in the given unit of work (the rebuild's scratch copy)."""
+        return self._isolating(unit, entries, track=track)
+
+    def track_in(self, sql: Sql, tracking: Tracking) -> None:
+        """Records the views' position in `sql`'s transaction."""
+        self._track(sql.cursor, tracking)
 
     def apply_in(self, sql: Sql, items: Sequence[Recorded], *, chain_head: str,
                  quarantined: bool) -> Applied:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.persistence import JSONTranscoder
 
 from aggregates.api_key import ApiKey, format_token, new_secret
@@ -31,6 +31,7 @@ from projections.transcoding import EXTRA_TRANSCODINGS
 from service.commands.committed import note_saved, unsaved
 from service.commands.group_commit import GroupCommit
 from service.commands.invoice_numbers import claim_prefix
+from service.commands.own_writes import OwnWrites
 from service.commands.phone_numbers import candidate_number, to_e164
 from service.commands.principals import KeyCache
 from service.runtime.clock import Clock
@@ -54,15 +55,30 @@ class LedgerApplication(Application[UUID]):
         # Keys as this process knows them: one indexed select a request, exact on
         # revocation from any process (service/commands/principals.py).
         self.keys = KeyCache(self.recorder, lambda key_id: self.load(ApiKey, key_id))
+        # What this process saved last: a command loads it without the fast-forward select
+        # (service/commands/own_writes.py).
+        self.own_writes = OwnWrites(size=self.repository.cache.maxsize
+                                    if isinstance(self.repository.cache, LRUCache) else 0,
+                                    newer_exists=self._newer_exists)
+
+    def _newer_exists(self, aggregate_id: UUID, version: int) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, gt=version, limit=1))
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Saves in one transaction; concurrent commands share theirs (group commit).
         A save that returns has committed: the request's commit log notes it."""
         touched = unsaved(objs)
-        if self.group_commit is not None and not kwargs:
-            saved = self.group_commit.save(*objs)
-        else:
-            saved = super().save(*objs, **kwargs)
+        aggregates = [obj for obj in objs if isinstance(obj, LedgerAggregate)]
+        self.own_writes.before_save(a.id for a in aggregates)
+        try:
+            if self.group_commit is not None and not kwargs:
+                saved = self.group_commit.save(*objs)
+            else:
+                saved = super().save(*objs, **kwargs)
+        except BaseException:
+            self.own_writes.failed(a.id for a in aggregates)
+            raise
+        self.own_writes.saved(aggregates, saved)
         note_saved(touched)
         return saved
 
@@ -78,10 +94,12 @@ class LedgerApplication(Application[UUID]):
 
     def load(self, cls: type[A], aggregate_id: UUID, *, partner_id: UUID | None = None) -> A:
         """The aggregate, or NotFound when it is missing, of another kind or another partner."""
-        try:
-            aggregate: object = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound(f"no {cls.__name__} {aggregate_id}") from None
+        aggregate: object = self.own_writes.load(aggregate_id)
+        if aggregate is None:
+            try:
+                aggregate = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise NotFound(f"no {cls.__name__} {aggregate_id}") from None
         if not isinstance(aggregate, cls):
             raise NotFound(f"no {cls.__name__} {aggregate_id}")
         if partner_id is not None and getattr(aggregate, "partner_id", None) != partner_id:

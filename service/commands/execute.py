@@ -10,11 +10,15 @@
   everything it touched in one transaction;
 - lost version races: an attempt whose save loses a race (`IntegrityError`) is run again
   on fresh state after a jittered wait (service/commands/version_races.py), and answers
-  `version_conflict` after too many. A command with an outside effect (`outside_effect`,
+  `version_conflict` after too many. Such an attempt loads what this process saved last
+  without asking the database (service/commands/own_writes.py): a stale copy is a lost
+  race too. A command with an outside effect (`outside_effect`,
   e.g. `PayInvoice`) is never run twice: its handler retries only its recording steps;
 - read-your-writes: after the save, views and policies are brought up to the end of the
   log (`caught_up`), so the answer, and the caller's next read, see the command (and what
-  the policies did in reaction). Policies' own commands skip it: they run inside it;
+  the policies did in reaction). Skipped when the process knows the views took the
+  command's events in its insert and no policy reacts to them (`caught_up_after`).
+  Policies' own commands skip it: they run inside it;
 - errors: domain errors (`aggregates.errors`) pass through unchanged; the HTTP layer maps
   them to problem+json, the CLI to a line and an exit code.
 
@@ -27,9 +31,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aggregates.base import Actor
+from service.commands import own_writes
 from service.commands.base import Command, Services, handler_for
 from service.commands.version_races import backoff, with_retries
 
@@ -40,18 +45,38 @@ log = logging.getLogger(__name__)
 def execute(ledger: Services, command: Command[R], *, actor: Actor,
             wait: Callable[[int], None] = backoff) -> R:
     """Runs `command`'s handler as `actor` and answers what the handler answers."""
-    handler = handler_for(command)
-
-    def attempt(_lost: int) -> Any:
-        return handler(ledger, command, actor, ledger.clock.now())
-
-    answer: R = attempt(0) if command.outside_effect else with_retries(attempt, wait=wait)
+    if command.outside_effect:
+        answer: R = handler_for(command)(ledger, command, actor, ledger.clock.now())
+    else:
+        answer = with_retries(lambda _lost: attempt(ledger, command, actor=actor),
+                              wait=wait)
     if command.catches_up:
+        recorded = 0 if command.outside_effect else own_writes.LAST_RECORDED.get()
         try:
-            ledger.caught_up()
+            caught_up_after(ledger, recorded)
         except Exception:
             # The command committed: its answer stands. The views and policies catch up
             # on the next pass (or were kept current in the insert, with inline views).
             log.exception("%s was recorded, but catching up after it failed",
                           type(command).__name__)
     return answer
+
+
+def attempt(ledger: Services, command: Command[R], *, actor: Actor) -> R:
+    """One attempt of a command that may run again after a lost race: its loads may use
+    the state this process saved last, confirmed before the outcome stands
+    (service/commands/own_writes.py); a stale one is a lost race (`IntegrityError`)."""
+    with own_writes.attempt():
+        answer: R = handler_for(command)(ledger, command, actor, ledger.clock.now())
+    return answer
+
+
+def caught_up_after(ledger: Services, recorded: int) -> None:
+    """The catch-up after a command that recorded up to log position `recorded` (0:
+    unknown), skipped when the service knows the views hold it and no policy is due to
+    react to it (service/runtime/processing.py `settled`): the views took the command's
+    events in its own insert, right after what was settled before."""
+    settled = getattr(ledger, "settled", None)  # a service without it always catches up
+    if recorded and settled is not None and settled(recorded):
+        return
+    ledger.caught_up()

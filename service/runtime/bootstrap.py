@@ -113,6 +113,11 @@ class Ledger:
         sees the command's effects."""
         self.processor.run()
 
+    def settled(self, position: int) -> bool:
+        """Whether the views and policies are known to be done up to `position`, so a
+        command that recorded up to it needs no catch-up (service/runtime/processing.py)."""
+        return self.processor.settled(position)
+
     def execute(self, command: Command[R], *, actor: Actor) -> R:
         """Runs `command` as `actor` on this service (service/commands/execute.py)."""
         return execute(self, command, actor=actor)
@@ -242,6 +247,9 @@ def build_partition(settings: Settings, *, clock: Clock | None = None,
                        AutoFlagLine(**fields), actor=auto_flag.ACTOR), thresholds)],
         reacts_to=(*auto_pause.REACTS_TO, *auto_flag.REACTS_TO),
     )
+    if isinstance(app.recorder, InlineSQLiteRecorder | InlinePostgresRecorder) and \
+            app.recorder.inline is not None:
+        app.recorder.inline.on_committed = processor.inline_committed
     usage = Usage(app=app, read_model=read_model, caught_up=processor.run)
     alerts = Alerts(app=app, read_model=read_model, caught_up=processor.run)
     scheduler = scheduler or Scheduler(clock=clock, after_job=processor.run,

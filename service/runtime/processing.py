@@ -43,16 +43,49 @@ class Processor:
         self.reactions = reactions
         self.topics = [get_topic(cls) for cls in reacts_to]
         self._lock = threading.RLock()
+        # What this process knows to be settled: every position up to `_settled` is in
+        # the views, and no policy has anything left to do up to it. A catch-up that
+        # finds nothing to do settles the log's end; an insert the views took, with no
+        # event a policy reacts to, extends it when it begins just after it. A command
+        # whose events are settled needs no catch-up (`settled`). Other processes' events
+        # break the chain, and the next catch-up starts it again.
+        self._settled = 0
+        self._settled_by_run = 0
+        self._settle_lock = threading.Lock()
+
+    def settled(self, position: int) -> bool:
+        """True when the views hold every event up to `position` and no policy is due to
+        react to any of them (as far as this process knows: False when in doubt)."""
+        return 0 < position <= self._settled
+
+    def inline_committed(self, first: int, last: int, topics: list[str]) -> None:
+        """An insert the views took has committed (projections/inline.py)."""
+        if any(topic in self.topics for topic in topics):
+            return
+        with self._settle_lock:
+            # The policies' recorded position is written by a catch-up only: after
+            # TRACKING_LAG / 2 settled positions, let one run to write it.
+            if first == self._settled + 1 and last - self._settled_by_run < TRACKING_LAG // 2:
+                self._settled = last
+
+    def _settle(self, position: int) -> None:
+        with self._settle_lock:
+            self._settled = self._settled_by_run = position
 
     def run(self) -> None:
         """Catches the views and the policies up, repeating while policies record events."""
         with self._lock:
             if self.read_model.nothing_to_do(follower=POLICIES_TRACKING, topics=self.topics,
                                              lag=TRACKING_LAG):
+                if self.read_model.idle_at is not None:
+                    self._settle(self.read_model.idle_at)
                 return
             while True:
                 reached = self.views.catch_up()
+                self._policies_failed = False
                 if not self._run_policies(views_at=reached):
+                    if not self._policies_failed:
+                        self._settle(reached)
                     return
 
     def _run_policies(self, *, views_at: int) -> bool:
@@ -81,6 +114,7 @@ class Processor:
                                   "policies stop there until it succeeds", item.position)
                     if item.position - 1 > tracked:
                         self._track(item.position - 1)
+                    self._policies_failed = True
                     return False
             position, reacted = batch[-1].position, True
             self._track(position)
