@@ -42,7 +42,7 @@ from bench import (
     wrk_http,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "BENCHMARKS.md"
 # Order matters: the big-partner ledgers serve `upcoming_invoice`, `view_reads` and
 # `as_of_distinct` (which moves their clock past the month, so it comes last of the three)
