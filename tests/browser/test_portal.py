@@ -289,6 +289,23 @@ def test_an_auditor_reads_the_audit_trail_and_verifies_the_log_and_an_invoice(
     assert invoice["number"] in portal.page.inner_text("#verify-result")
 
 
+def test_the_audit_trail_loads_its_next_page_on_request(portal: PortalPage, site: Site) -> None:
+    token = site.tokens["auditor"]
+    first = site.get("/audit-trail", token, limit=100)
+    assert first["next_cursor"], "the seeded partner has more than a page of events"
+    second = site.get("/audit-trail", token, limit=100, cursor=first["next_cursor"])
+    expected = [str(e["position"]) for e in first["data"] + second["data"]]
+    portal.sign_in(token)
+    portal.click_nav("audit")
+    assert portal.row_ids("audit") == expected[:100]
+
+    portal.page.click("#audit-more")
+    portal.page.wait_for_selector(f"#audit tbody tr:nth-child({len(expected)})")
+
+    assert portal.row_ids("audit") == expected
+    assert portal.page.is_hidden("#audit-more") == (second["next_cursor"] is None)
+
+
 def test_verification_is_refused_clearly_to_a_partner_admin(
     portal: PortalPage, site: Site,
 ) -> None:

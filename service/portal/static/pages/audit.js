@@ -2,6 +2,7 @@
 import { api, apiAll } from "../api.js";
 import { h, section, table } from "../dom.js";
 import { auditColumns } from "../events.js";
+import { loadMore } from "../more.js";
 import { setQuery } from "../router.js";
 import { can } from "../session.js";
 import { runVerify } from "../verify.js";
@@ -15,23 +16,12 @@ async function renderAudit(ctx) {
   ]);
   const phones = Object.fromEntries(lines.filter((l) => l.phone_number).map((l) => [l.id, l.phone_number]));
   const rows = [...first.data];
-  let cursor = first.next_cursor;
   const holder = h("div", { id: "audit-holder" });
-  const more = h("button", { type: "button", id: "audit-more", class: "secondary", hidden: !cursor }, "Load more");
-  const redraw = () => holder.replaceChildren(table(auditColumns(phones), rows, { id: "audit", rowId: (e) => String(e.position), empty: "No events." }));
-  more.addEventListener("click", async () => {
-    more.disabled = true;
-    try {
-      const page = await api("/audit-trail", { ...params, cursor });
-      rows.push(...page.data);
-      cursor = page.next_cursor;
-      redraw();
-      more.hidden = !cursor;
-    } finally {
-      more.disabled = false;
-    }
+  const more = loadMore({
+    id: "audit-more", rows, cursor: first.next_cursor,
+    next: (cursor) => api("/audit-trail", { ...params, cursor }),
+    draw: () => holder.replaceChildren(table(auditColumns(phones), rows, { id: "audit", rowId: (e) => String(e.position), empty: "No events." })),
   });
-  redraw();
   const eventType = h("input", { id: "filter-event-type", value: filters.event_type, placeholder: "e.g. Line.Flagged" });
   const entity = h("input", { id: "filter-entity-id", value: filters.entity_id, placeholder: "entity id" });
   const apply = h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); setQuery({ event_type: eventType.value.trim(), entity_id: entity.value.trim() }); } },

@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { h, section, table } from "../dom.js";
 import { time } from "../format.js";
+import { loadMore } from "../more.js";
 import { setQuery } from "../router.js";
 
 // The resource an event carries, in one line: its id and status where it has them.
@@ -24,28 +25,17 @@ async function renderEvents(ctx) {
   const params = { ...ctx.params, type, limit: 100 };
   const first = await api("/events", params);
   const rows = [...first.data];
-  let cursor = first.next_cursor;
   const holder = h("div", { id: "events-holder" });
-  const more = h("button", { type: "button", id: "events-more", class: "secondary", hidden: !cursor }, "Load more");
-  const redraw = () => holder.replaceChildren(table([
-    { key: "created", title: "When", cell: (e) => time(e.created) },
-    { key: "type", title: "Type", cell: (e) => h("code", null, e.type) },
-    { key: "resource", title: "Resource", cell: (e) => summary(e.data) },
-    { key: "id", title: "Event id", cell: (e) => h("code", { class: "data" }, e.id) },
-  ], rows, { id: "events", rowId: (e) => e.id, empty: "No events." }));
-  more.addEventListener("click", async () => {
-    more.disabled = true;
-    try {
-      const page = await api("/events", { ...params, cursor });
-      rows.push(...page.data);
-      cursor = page.next_cursor;
-      redraw();
-      more.hidden = !cursor;
-    } finally {
-      more.disabled = false;
-    }
+  const more = loadMore({
+    id: "events-more", rows, cursor: first.next_cursor,
+    next: (cursor) => api("/events", { ...params, cursor }),
+    draw: () => holder.replaceChildren(table([
+      { key: "created", title: "When", cell: (e) => time(e.created) },
+      { key: "type", title: "Type", cell: (e) => h("code", null, e.type) },
+      { key: "resource", title: "Resource", cell: (e) => summary(e.data) },
+      { key: "id", title: "Event id", cell: (e) => h("code", { class: "data" }, e.id) },
+    ], rows, { id: "events", rowId: (e) => e.id, empty: "No events." })),
   });
-  redraw();
   const input = h("input", { id: "filter-event-type", value: type, placeholder: "e.g. invoice.* or line.flagged" });
   const filter = h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); setQuery({ type: input.value.trim() }); } },
     h("label", null, "Type ", input), h("button", { type: "submit", class: "secondary" }, "Filter"));

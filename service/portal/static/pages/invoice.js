@@ -3,6 +3,7 @@
 import { api, apiAll, download, problemText } from "../api.js";
 import { badge, cards, figure, fractionMoney, h, note, section, table } from "../dom.js";
 import { auditColumns } from "../events.js";
+import { loadMore } from "../more.js";
 import {
   count, currencyOf, day, label, lastDay, longDay, money, period, pricingText, time,
 } from "../format.js";
@@ -124,29 +125,17 @@ function lineDaysInWords(lines) {
 
 function explanation(x, cur, phones, nextPage) {
   const events = [...x.events];
-  let cursor = x.next_cursor;
   const holder = h("div", { id: "explain-events-holder" });
   const heading = h("h4", null);
-  const more = h("button", { type: "button", id: "explain-more", class: "secondary", hidden: !cursor }, "Load more events");
-  const redraw = () => {
-    heading.replaceChildren(`Events that placed those lines during the period (${count(events.length)} of ${count(x.events_total ?? events.length)})`);
-    holder.replaceChildren(table(auditColumns(phones), events, { id: "explain-events", empty: "No event." }));
-  };
-  more.addEventListener("click", async () => {
-    more.disabled = true;
-    try {
-      const page = await nextPage(cursor);
-      events.push(...page.events);
-      cursor = page.next_cursor;
-      redraw();
-      more.hidden = !cursor;
-    } catch (e) {
-      more.replaceWith(note(problemText(e), "error"));
-    } finally {
-      more.disabled = false;
-    }
+  const more = loadMore({
+    id: "explain-more", label: "Load more events", rows: events, cursor: x.next_cursor,
+    next: nextPage, key: "events",
+    draw: () => {
+      heading.replaceChildren(`Events that placed those lines during the period (${count(events.length)} of ${count(x.events_total ?? events.length)})`);
+      holder.replaceChildren(table(auditColumns(phones), events, { id: "explain-events", empty: "No event." }));
+    },
+    failed: (button, e) => button.replaceWith(note(problemText(e), "error")),
   });
-  redraw();
   const [p, q] = String(x.exact_amount).split("/").map(Number);
   const exact = q ? p / q : p;
   return h("div", { class: "explanation" },
