@@ -117,6 +117,23 @@ def latency_figures(label: str, samples: list[float], *, p99_target_ms: float | 
     ]
 
 
+def timed_reads(backend: str, reads: dict[str, Callable[[], Any]], *, calls: int,
+                p99_target_ms: float, where: str,
+                profiles: dict[str, str]) -> list[dict[str, Any]]:
+    """Each read's latency figures over `calls` calls (after a warm-up); a read that misses
+    its target is profiled into `profiles`, so the run says where its time goes."""
+    figures: list[dict[str, Any]] = []
+    for name, read in reads.items():
+        progress(f"view reads {where}: {calls} × {name}")
+        figs = latency_figures(f"{backend} {name}", latencies(read, n=calls, warmup=20),
+                               p99_target_ms=p99_target_ms)
+        figures += figs
+        if not all(met(f) is not False for f in figs):
+            text, _ = profile(lambda read=read: [read() for _ in range(100)])
+            profiles[f"{backend}: 100 × {name}"] = text
+    return figures
+
+
 def _table(stats: pstats.Stats, order: str, top: int) -> str:
     out = io.StringIO()
     stats.stream = out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.common import Context, figure, latencies, latency_figures, met, profile, progress
+from bench.common import Context, figure, timed_reads
 from projections.billing import billing_summary
 from projections.lines import overview
 
@@ -33,14 +33,8 @@ def run(ctx: Context) -> dict[str, Any]:
             "billing summary": lambda ledger=ledger, pid=pid, now=now: ledger.read_model.read(
                 billing_summary, partner_id=pid, now=now),
         }
-        for name, read in reads.items():
-            progress(f"view reads on {backend}: {calls} × {name}")
-            samples = latencies(read, n=calls, warmup=20)
-            figs = latency_figures(f"{backend} {name}", samples, p99_target_ms=TARGET_P99_MS)
-            figures += figs
-            if not all(met(f) is not False for f in figs):
-                text, _ = profile(lambda read=read: [read() for _ in range(100)])
-                profiles[f"{backend}: 100 × {name}"] = text
+        figures += timed_reads(backend, reads, calls=calls, p99_target_ms=TARGET_P99_MS,
+                               where=f"on {backend}", profiles=profiles)
     if ctx.postgres_problem:
         figures.append(figure("postgres", None, "", note=ctx.postgres_problem))
     return {"figures": figures, "notes": notes, "profiles": profiles}

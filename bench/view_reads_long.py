@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.common import Context, figure, latencies, latency_figures, met, profile, progress
+from bench.common import Context, figure, timed_reads
 from projections.billing import billing_summary
 from projections.lines import overview
 
@@ -33,16 +33,9 @@ def run(ctx: Context) -> dict[str, Any]:
         "billing summary": lambda: ledger.read_model.read(billing_summary, partner_id=pid,
                                                           now=now),
     }
-    figures: list[dict[str, Any]] = []
     profiles: dict[str, str] = {}
-    for name, read in reads.items():
-        progress(f"view reads over the long log: {calls} × {name}")
-        samples = latencies(read, n=calls, warmup=20)
-        figs = latency_figures(f"postgres {name}", samples, p99_target_ms=TARGET_P99_MS)
-        figures += figs
-        if not all(met(f) is not False for f in figs):
-            text, _ = profile(lambda read=read: [read() for _ in range(100)])
-            profiles[f"postgres: 100 × {name}"] = text
+    figures = timed_reads("postgres", reads, calls=calls, p99_target_ms=TARGET_P99_MS,
+                          where="over the long log", profiles=profiles)
     notes = [f"postgres: partner with {live:,} live lines; log {events:,} events; billing "
              f"period from {log.period_start:%Y-%m-%d}, now {now:%Y-%m-%d %H:%M} UTC."]
     return {"figures": figures, "notes": notes, "profiles": profiles}
