@@ -5,7 +5,9 @@ pure billing arithmetic; nothing here walks every line for every day.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -117,6 +119,30 @@ def payment_method_json(partner: Partner, method_id: UUID) -> dict[str, Any]:
                         default_id=partner.default_payment_method_id)
 
 
+# The accrued subtotal of each summary read, by what it is a function of. Between two
+# changes of a partner's lines every summary of a day computes the same one (the day-by-
+# day arithmetic is most of a summary's Python); the memory stays bounded.
+_ACCRUED: dict[tuple[Any, ...], int] = {}
+_ACCRUED_SIZE = 4096
+
+
+def accrued_charges(counts: Mapping[date, Mapping[str | None, int]], *, days_in_period: int,
+                    pricing: dict[str, Any]) -> int:
+    """The subtotal of the charges `counts` make (no discount, credit or tax): what
+    `draft_invoice` gives for them, remembered."""
+    key = (days_in_period, json.dumps(pricing, sort_keys=True, default=str),
+           tuple((day, tuple(sorted(c.items(), key=lambda kv: kv[0] or "")))
+                 for day, c in counts.items()))
+    found = _ACCRUED.get(key)
+    if found is None:
+        found = draft_invoice(counts=counts, days_in_period=days_in_period, pricing=pricing,
+                              names={}, discounts=[], credit_balance=0).subtotal
+        if len(_ACCRUED) >= _ACCRUED_SIZE:
+            _ACCRUED.clear()
+        _ACCRUED[key] = found
+    return found
+
+
 def billing_summary(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, Any]:
     partner = _partner(sql, partner_id)
     start, end = _period(partner, now)
@@ -125,9 +151,8 @@ def billing_summary(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, An
                                         end=end.date())
     today = now.date()
     so_far = {day: c for day, c in counts.items() if day <= today}
-    accrued = draft_invoice(counts=so_far, days_in_period=(end - start).days,
-                            pricing=partner.pricing_at(start), names={}, discounts=[],
-                            credit_balance=0)
+    new_charges = accrued_charges(so_far, days_in_period=(end - start).days,
+                                  pricing=partner.pricing_at(start))
     # A card failure this period belongs to an invoice still unpaid, or to one whose
     # dunning (at most 7 days) ran into this period: its period began at most two back.
     invoices = aggregate_states.invoices(sql, partner_id=partner_id,
@@ -141,7 +166,7 @@ def billing_summary(sql: Sql, *, partner_id: str, now: datetime) -> dict[str, An
     return {
         "currency": partner.currency,
         "period": _period_json(start, end),
-        "new_charges": accrued.subtotal,
+        "new_charges": new_charges,
         "outstanding": outstanding,
         "credit_balance": partner.credit_balance,
         "card_failures": failures,
