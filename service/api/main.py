@@ -4,6 +4,8 @@ interchangeable."""
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import FastAPI
 
 from service.api.app import create_app
@@ -13,4 +15,11 @@ from service.runtime.settings import Settings
 
 def app_from_environment() -> FastAPI:
     settings = Settings()
-    return create_app(build_cluster(settings), run_scheduler=settings.scheduler)
+    app = create_app(build_cluster(settings), run_scheduler=settings.scheduler)
+    # What is built by now (modules, routes, models, the cluster) lives as long as the
+    # process. Frozen, it is out of the cyclic collector's reach: a full collection no
+    # longer walks its ~150,000 objects, a pause of over 100 ms that requests in flight
+    # waited out (the tail of every read). Collected first, so no garbage is kept.
+    gc.collect()
+    gc.freeze()
+    return app
