@@ -24,7 +24,12 @@ def event_type(event: Any) -> str:
     return type(event).__qualname__
 
 
+_AS_IS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if value.__class__ in _AS_IS:  # most fields: no conversion, no further checks
+        return value
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):

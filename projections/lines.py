@@ -33,8 +33,14 @@ _COLUMNS = ("status", "sending", "sub_account_id", "flag_reason", "requested_sub
             "status_before_request", "available_since", "flagged_at")
 _INSERT = ("INSERT INTO v_lines (" + ", ".join(LINE_COLUMNS) + ") VALUES ("
            + ", ".join("?" * len(LINE_COLUMNS)) + ")")
-_UPDATE = ("UPDATE v_lines SET " + ", ".join(f"{c} = ?" for c in _COLUMNS)
-           + ", updated_at = ? WHERE id = ?")
+_UPDATES: dict[tuple[str, ...], str] = {}  # statement per set of changed columns
+
+
+def _update(changed: list[str]) -> str:
+    statement = _UPDATES[tuple(changed)] = (
+        "UPDATE v_lines SET " + "".join(f"{c} = ?, " for c in changed) + "updated_at = ? "
+        "WHERE id = ?")
+    return statement
 
 
 def _end_request(row: dict[str, Any]) -> None:
@@ -111,9 +117,14 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
             rows.line = None
         return False
     before = (row["sub_account_id"], row["status"])
+    was = {c: row[c] for c in _COLUMNS}
     _change(row, event, at)
     row["updated_at"] = at
-    sql.run(_UPDATE, *(row[c] for c in _COLUMNS), at, line_id)
+    # Only the columns the event changed: an indexed column (status, sub-account) left
+    # alone keeps its index entries (most events only pause, resume or flag).
+    changed = [c for c in _COLUMNS if row[c] != was[c]]
+    sql.run(_UPDATES.get(tuple(changed)) or _update(changed), *(row[c] for c in changed),
+            at, line_id)
     if rows is not None:
         rows.line = row
     after = (row["sub_account_id"], row["status"])
