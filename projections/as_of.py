@@ -173,7 +173,7 @@ class Replica:
     def apply(self, events: list[tuple[int, Any]]) -> None:
         sql = Sql(self._conn.cursor(), postgres=False)
         for position, event in events:
-            event_rows.begin(sql, position)
+            event_rows.begin(sql, position, event)
             for view in REPLICA_VIEWS:
                 view.apply(sql, position, event)
 

@@ -18,7 +18,7 @@ from projections.events import entity_type, event_data_json, event_type
 from projections.paging import keyset
 from projections.redaction import without_secrets
 from projections.sql import Sql
-from projections.times import api_time, stored
+from projections.times import api_time
 
 NAME = "audit_trail"
 TABLES = ("v_audit", "v_entities")
@@ -37,8 +37,7 @@ DDL = (
 READ_INDEXES = ("v_audit_by_partner", "v_audit_by_entity", "v_audit_by_time")
 
 
-def _partner_of(sql: Sql, position: int, event: Any) -> str | None:
-    entity_id = str(event.originator_id)
+def _partner_of(sql: Sql, position: int, event: Any, entity_id: str) -> str | None:
     if isinstance(event, Partner.Created):
         partner: str | None = entity_id
     elif hasattr(event, "originator_topic"):
@@ -56,15 +55,16 @@ def _partner_of(sql: Sql, position: int, event: Any) -> str | None:
 def apply(sql: Sql, position: int, event: Any) -> bool:
     if not hasattr(event, "actor_id"):
         return False
-    partner = _partner_of(sql, position, event)
+    rows = event_rows.of(sql, position)
+    entity_id = event_rows.entity_id(rows, event)
+    partner = _partner_of(sql, position, event, entity_id)
     sql.run(
         "INSERT INTO v_audit (position, partner_id, occurred_at, entity_type, entity_id, "
         "event_type, actor_key_id, actor_role, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        position, partner, stored(event.timestamp), entity_type(event),
-        str(event.originator_id), event_type(event), event.actor_id, event.actor_role,
-        event_data_json(event),
+        position, partner, event_rows.stamped(rows, event), entity_type(event), entity_id,
+        event_type(event), event.actor_id, event.actor_role, event_data_json(event),
     )
-    if (rows := event_rows.of(sql, position)) is not None:
+    if rows is not None:
         rows.partner = partner  # the v_audit row's partner, for public events
     return True
 

@@ -26,7 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final, Literal
+
+from projections.times import stored
 
 if TYPE_CHECKING:
     from projections.sql import Sql
@@ -48,9 +51,11 @@ LINE_COLUMNS = ("id", "partner_id", "seq", "phone_number", "status", "sending",
 
 @dataclass
 class EventRows:
-    """One event's rows, as far as a view has read or written them (UNKNOWN: not yet)."""
+    """One event's rows, as far as a view has read or written them (UNKNOWN: not yet),
+    and the event's own values every view formats alike (computed once)."""
 
     position: int
+    event: Any
     # The event's partner as the audit view recorded it in `v_audit` (None: no partner).
     partner: str | Unknown | None = UNKNOWN
     # The event's line: its `v_lines` row as it stands now (None: no such row).
@@ -58,11 +63,29 @@ class EventRows:
     # `v_states` rows by aggregate id: (kind, state text), or None when there is none.
     states: dict[str, tuple[str, str] | None] = field(default_factory=dict)
 
+    @cached_property
+    def entity_id(self) -> str:
+        """`str(event.originator_id)`, which most views key their rows by."""
+        return str(self.event.originator_id)
 
-def begin(sql: Sql, position: int) -> EventRows:
+    @cached_property
+    def at(self) -> str:
+        """The event's time in the stored form (`stored(event.timestamp)`)."""
+        return stored(self.event.timestamp)
+
+
+def begin(sql: Sql, position: int, event: Any) -> EventRows:
     """A fresh memo for the event at `position`, replacing the previous event's."""
-    rows = sql.event = EventRows(position)
+    rows = sql.event = EventRows(position, event)
     return rows
+
+
+def entity_id(rows: EventRows | None, event: Any) -> str:
+    return rows.entity_id if rows is not None else str(event.originator_id)
+
+
+def stamped(rows: EventRows | None, event: Any) -> str:
+    return rows.at if rows is not None else stored(event.timestamp)
 
 
 def of(sql: Sql, position: int) -> EventRows | None:

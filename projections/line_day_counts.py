@@ -63,8 +63,8 @@ def _bucket_of(event: Any) -> str | None:
 def apply(sql: Sql, position: int, event: Any) -> bool:
     if not isinstance(event, Line.Event):
         return False
-    line_id = str(event.originator_id)
     day = event.timestamp.date()
+    line_id = str(event.originator_id)
     if isinstance(event, Line.Provisioned):
         at = stored(event.timestamp)
         partner_id, bucket = str(event.partner_id), _bucket_of(event)

@@ -11,7 +11,7 @@ from projections.event_rows import LINE_COLUMNS, UNKNOWN
 from projections.events import uuid_text
 from projections.paging import keyset
 from projections.sql import Sql
-from projections.times import api_time, from_stored, stored
+from projections.times import api_time, from_stored
 
 NAME = "lines"
 TABLES = ("v_lines", "v_line_counts")
@@ -94,9 +94,8 @@ def _count(sql: Sql, partner_id: str, bucket: str | None, status: str, delta: in
 def apply(sql: Sql, position: int, event: Any) -> bool:
     if not isinstance(event, Line.Event):
         return False
-    at = stored(event.timestamp)
-    line_id = str(event.originator_id)
     rows = event_rows.of(sql, position)
+    at, line_id = event_rows.stamped(rows, event), event_rows.entity_id(rows, event)
     if isinstance(event, Line.Provisioned):
         partner_id, sub = str(event.partner_id), uuid_text(event.sub_account_id)
         status = ACTIVE if sub else AVAILABLE

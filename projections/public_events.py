@@ -35,7 +35,7 @@ from projections.paging import keyset
 from projections.redaction import without_secrets
 from projections.sql import Sql
 from projections.sub_accounts import get_sub_account
-from projections.times import api_time, stored
+from projections.times import api_time
 
 NAME = "public_events"
 TABLES = ("v_public_events",)
@@ -133,7 +133,7 @@ class Applying(NamedTuple):
 
 
 def _line(sql: Sql, at: Applying) -> dict[str, Any]:
-    line_id = str(at.event.originator_id)
+    line_id = event_rows.entity_id(at.rows, at.event)
     if at.rows is not None and at.rows.line is not UNKNOWN:
         row = at.rows.line  # `get_line`'s row, as the lines view just wrote it
         return line_json(row) if row is not None and row["id"] == line_id and \
@@ -229,11 +229,11 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
     at = Applying(position, partner_id, event, rows)
     if PAST_DUE_TYPE in types and not _past_due_first(sql, at):
         types.remove(PAST_DUE_TYPE)
-    created = stored(event.timestamp)
+    created, entity_id = event_rows.stamped(rows, event), event_rows.entity_id(rows, event)
     for n, public_type in enumerate(types):
         sql.run("INSERT INTO v_public_events (key, partner_id, id, type, created, data) "
                 "VALUES (?, ?, ?, ?, ?, ?)", position * FANOUT + n, partner_id,
-                event_id(event.originator_id, event.originator_version, n), public_type,
+                event_id(entity_id, event.originator_version, n), public_type,
                 created, json.dumps(payload(sql, at, public_type), sort_keys=True,
                                     separators=(",", ":")))
     return True

@@ -251,7 +251,7 @@ class ReadModel(TrackingRecorder):
                 if isinstance(item, Held):
                     continue
                 position, event, _ = item
-                event_rows.begin(sql, position)  # rows handed between this event's views
+                event_rows.begin(sql, position, event)  # rows handed between this event's views
                 for view in self.views.applied:
                     if view.apply(sql, position, event):
                         applied[view.NAME] += 1
@@ -276,7 +276,7 @@ class ReadModel(TrackingRecorder):
         position)."""
         with self.writing() as sql:
             for position, event, _ in items:
-                event_rows.begin(sql, position)
+                event_rows.begin(sql, position, event)
                 for view in self.views.applied:
                     view.apply(sql, position, event)
                 as_of.count_and_checkpoint(sql, first=position - 1, last=position)

@@ -179,8 +179,8 @@ def _invoice(sql: Sql, position: int, event: Any) -> bool:
 
 
 def _line(sql: Sql, position: int, event: Any) -> bool:
-    line_id = str(event.originator_id)
     rows = event_rows.of(sql, position)
+    line_id = event_rows.entity_id(rows, event)
     if rows is not None and rows.line is not UNKNOWN:
         row = rows.line  # as the lines view just wrote it
     else:

@@ -113,11 +113,11 @@ def test_handed_rows_equal_the_rows_read_back(ledger: Ledger, portal: Portal) ->
 def test_a_memo_answers_only_for_its_own_event() -> None:
     sql = Sql(None, postgres=False)
     assert event_rows.of(sql, 7) is None
-    memo = event_rows.begin(sql, 7)
+    memo = event_rows.begin(sql, 7, None)
     memo.line, memo.partner = None, "p"
     assert event_rows.of(sql, 7) is memo
     assert event_rows.of(sql, 8) is None
-    fresh = event_rows.begin(sql, 8)  # the next event starts from nothing known
+    fresh = event_rows.begin(sql, 8, None)  # the next event starts from nothing known
     assert fresh.line is UNKNOWN and fresh.partner is UNKNOWN and fresh.states == {}
     assert event_rows.of(sql, 7) is None
     # Another transaction's Sql never sees it.
