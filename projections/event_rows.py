@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from projections.times import stored
@@ -55,7 +54,8 @@ class EventRows:
     and the event's own values every view formats alike (computed once)."""
 
     position: int
-    event: Any
+    entity_id: str  # `str(event.originator_id)`, which most views key their rows by
+    at: str  # the event's time in the stored form (`stored(event.timestamp)`)
     # The event's partner as the audit view recorded it in `v_audit` (None: no partner).
     partner: str | Unknown | None = UNKNOWN
     # The event's line: its `v_lines` row as it stands now (None: no such row).
@@ -63,20 +63,10 @@ class EventRows:
     # `v_states` rows by aggregate id: (kind, state text), or None when there is none.
     states: dict[str, tuple[str, str] | None] = field(default_factory=dict)
 
-    @cached_property
-    def entity_id(self) -> str:
-        """`str(event.originator_id)`, which most views key their rows by."""
-        return str(self.event.originator_id)
-
-    @cached_property
-    def at(self) -> str:
-        """The event's time in the stored form (`stored(event.timestamp)`)."""
-        return stored(self.event.timestamp)
-
 
 def begin(sql: Sql, position: int, event: Any) -> EventRows:
     """A fresh memo for the event at `position`, replacing the previous event's."""
-    rows = sql.event = EventRows(position, event)
+    rows = sql.event = EventRows(position, str(event.originator_id), stored(event.timestamp))
     return rows
 
 

@@ -50,8 +50,13 @@ def event_data(event: Any) -> dict[str, Any]:
     return data
 
 
+# `json.dumps` with these arguments builds a new encoder on every call; one built once
+# writes the same text (every audit row and public event is encoded with it).
+COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def event_data_json(event: Any) -> str:
-    return json.dumps(event_data(event), sort_keys=True, separators=(",", ":"))
+    return COMPACT.encode(event_data(event))
 
 
 def uuid_text(value: UUID | None) -> str | None:

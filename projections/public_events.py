@@ -29,7 +29,7 @@ from aggregates.usage import UsageLedger
 from projections import aggregate_states, event_rows
 from projections.billing import invoice_json
 from projections.event_rows import UNKNOWN, EventRows
-from projections.events import event_data
+from projections.events import COMPACT, event_data
 from projections.lines import get_line, line_json
 from projections.paging import keyset
 from projections.redaction import without_secrets
@@ -234,8 +234,7 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
         sql.run("INSERT INTO v_public_events (key, partner_id, id, type, created, data) "
                 "VALUES (?, ?, ?, ?, ?, ?)", position * FANOUT + n, partner_id,
                 event_id(entity_id, event.originator_version, n), public_type,
-                created, json.dumps(payload(sql, at, public_type), sort_keys=True,
-                                    separators=(",", ":")))
+                created, COMPACT.encode(payload(sql, at, public_type)))
     return True
 
 

@@ -6,8 +6,10 @@ another event than its own."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
+from uuid import uuid4
 
 from projections import event_rows
 from projections.event_rows import UNKNOWN
@@ -112,12 +114,14 @@ def test_handed_rows_equal_the_rows_read_back(ledger: Ledger, portal: Portal) ->
 
 def test_a_memo_answers_only_for_its_own_event() -> None:
     sql = Sql(None, postgres=False)
+    event = SimpleNamespace(originator_id=uuid4(), timestamp=datetime(2026, 1, 11, tzinfo=UTC))
     assert event_rows.of(sql, 7) is None
-    memo = event_rows.begin(sql, 7, None)
+    memo = event_rows.begin(sql, 7, event)
     memo.line, memo.partner = None, "p"
     assert event_rows.of(sql, 7) is memo
+    assert (memo.entity_id, memo.at) == (str(event.originator_id), "2026-01-11T00:00:00.000000Z")
     assert event_rows.of(sql, 8) is None
-    fresh = event_rows.begin(sql, 8, None)  # the next event starts from nothing known
+    fresh = event_rows.begin(sql, 8, event)  # the next event starts from nothing known
     assert fresh.line is UNKNOWN and fresh.partner is UNKNOWN and fresh.states == {}
     assert event_rows.of(sql, 7) is None
     # Another transaction's Sql never sees it.
