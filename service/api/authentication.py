@@ -5,10 +5,6 @@ A request with a missing, unknown or revoked token gets its 401 at once, its bod
 unread (a 62 MB body once took 1.2 s and 220 MB of memory to earn its 401). The caller
 found is kept in the request scope (`auth.PRINCIPAL`), where the `principal` dependency
 and the idempotency middleware take it: a request is authenticated once.
-
-A GET whose key this process knows live (PostgreSQL) has its key check asked on the
-connection of its first view read instead of a worker-thread hop and a checkout of its
-own (service/api/key_checks.py); no answer starts before that check is settled.
 """
 
 from __future__ import annotations
@@ -64,6 +60,7 @@ class AuthenticationMiddleware(HttpMiddleware):
             await answer_exception(self.handlers, exc, scope, receive, send)
             return
         await self.app(scope, receive, send)
+
 
     async def _checked_on_first_read(self, check: KeyCheck, scope: Scope, receive: Receive,
                                      send: Send) -> None:
