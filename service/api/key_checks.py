@@ -48,10 +48,7 @@ class KeyCheck:
         self.principal = principal
         self.version = version
         self._recheck = recheck  # the full authentication, as requests without a check
-        # Re-entrant, with a flag: settling may itself read (loading the key again) in the
-        # same context, and that read must not wait on its own check.
-        self._lock = threading.RLock()
-        self._settling = False
+        self._lock = threading.Lock()
         self._settled = False
         self.refusal: Exception | None = None
 
@@ -65,33 +62,25 @@ class KeyCheck:
         if read_model is not self.ledger.read_model:
             return
         with self._lock:
-            if self._settling:
-                return
             if not self._settled:
                 later = sql.one(
                     f"SELECT 1 AS later FROM {read_model.events_table} "
                     "WHERE originator_id = ? AND originator_version > ? LIMIT 1",
                     self.key_id, self.version)
                 if later is None:
-                    self._settle(lambda: self.ledger.key_use.seen(self.key_id))
+                    self.ledger.key_use.seen(self.key_id)
                 else:  # something happened to the key: ask as every request would
-                    self._settle(self._run_recheck)
+                    self._run_recheck()
+                self._settled = True
         if self.refusal is not None:
             raise self.refusal
 
     def settle_alone(self) -> None:
         """Settles the check with a round trip of its own (no view was read)."""
         with self._lock:
-            if not self._settled and not self._settling:
-                self._settle(self._run_recheck)
-
-    def _settle(self, step: Callable[[], None]) -> None:
-        self._settling = True
-        try:
-            step()
-        finally:
-            self._settling = False
-        self._settled = True
+            if not self._settled:
+                self._run_recheck()
+                self._settled = True
 
     def _run_recheck(self) -> None:
         try:
