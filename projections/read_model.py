@@ -13,7 +13,6 @@ import logging
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, NamedTuple, Self, TypeVar, cast
 
@@ -37,13 +36,6 @@ log = logging.getLogger(__name__)
 OWN: tuple[Tables, ...] = (hash_chain, as_of, quarantine)
 # The service clock's row; `writing` takes SQLite's write lock with a statement on it.
 CLOCK_DDL = "CREATE TABLE IF NOT EXISTS s_clock (id TEXT PRIMARY KEY, now TEXT NOT NULL)"
-
-
-# Work a request asks to run on the connection of its first read, before the read itself
-# (service/api/key_checks.py: the caller's key check, without a checkout of its own). It
-# receives the read model and the open `Sql`; it may raise, and the read then fails.
-BEFORE_READ: ContextVar[Callable[[ReadModel, Sql], None] | None] = ContextVar(
-    "before_read", default=None)
 
 
 class Applied(NamedTuple):
@@ -115,11 +107,7 @@ class ReadModel(TrackingRecorder):
     @contextmanager
     def reading(self) -> Iterator[Sql]:
         with self._reading_cursor() as cursor:
-            sql = Sql(cursor, postgres=self.postgres)
-            before = BEFORE_READ.get()
-            if before is not None:
-                before(self, sql)
-            yield sql
+            yield Sql(cursor, postgres=self.postgres)
 
     @contextmanager
     def writing(self) -> Iterator[Sql]:

@@ -10,19 +10,16 @@ and the idempotency middleware take it: a request is authenticated once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from projections.read_model import BEFORE_READ
 from service.api.asgi import HttpMiddleware
 from service.api.auth import PRINCIPAL, authenticate, partition_of_path
 from service.api.edge_errors import answer_exception
-from service.api.key_checks import KeyCheck, pending_check
 from service.runtime.partitions import Cluster
 
 API_PREFIX = "/v1/"
@@ -45,13 +42,6 @@ class AuthenticationMiddleware(HttpMiddleware):
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         authorization = Headers(scope=scope).get("Authorization", "")
         first = partition_of_path(self.cluster, scope["path"])
-        check = pending_check(self.cluster, authorization, first=first,
-                              method=scope["method"],
-                              recheck=partial(authenticate, self.cluster, authorization,
-                                              first=first))
-        if check is not None:
-            await self._checked_on_first_read(check, scope, receive, send)
-            return
         try:
             # The key lookup reads the database: off the event loop.
             scope[PRINCIPAL] = await run_in_threadpool(authenticate, self.cluster,
@@ -60,47 +50,6 @@ class AuthenticationMiddleware(HttpMiddleware):
             await answer_exception(self.handlers, exc, scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-    async def _checked_on_first_read(self, check: KeyCheck, scope: Scope, receive: Receive,
-                                     send: Send) -> None:
-        """The route runs as the caller the key would be; its first view read settles the
-        key check (service/api/key_checks.py). Otherwise it is settled here, before the
-        answer starts or when the route failed; a refusal replaces whatever the route
-        answered."""
-        scope[PRINCIPAL] = check.principal
-        started = refused = False
-
-        async def settle() -> Exception | None:
-            if not check.settled:
-                await run_in_threadpool(check.settle_alone)
-            return check.refusal
-
-        async def guarded(message: Message) -> None:
-            nonlocal started, refused
-            if refused:
-                return  # the route's own answer, replaced by the refusal
-            if message["type"] == "http.response.start" and not started:
-                started = True
-                refusal = await settle()
-                if refusal is not None:
-                    refused = True
-                    await answer_exception(self.handlers, refusal, scope, receive, send)
-                    return
-            await send(message)
-
-        hook = BEFORE_READ.set(check.before_read)
-        try:
-            await self.app(scope, receive, guarded)
-        except Exception:
-            if started:
-                raise
-            refusal = await settle()
-            if refusal is None:
-                raise
-            await answer_exception(self.handlers, refusal, scope, receive, send)
-        finally:
-            BEFORE_READ.reset(hook)
 
 
 def install(app: FastAPI, cluster: Cluster) -> None:

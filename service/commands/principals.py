@@ -63,23 +63,6 @@ class KeyCache:
             return None
         return known.key
 
-    def known(self, token: str) -> KnownKey | None:
-        """The key `token` names as this process last found it live, without asking the
-        database; None when it is not remembered here, known revoked, or the secret is
-        wrong. Not an authentication: the caller still asks whether the key has events
-        after `version` (`service/api/key_checks.py`) before it answers anything."""
-        parsed = parse_token(token)
-        if parsed is None:
-            return None
-        key_id, secret = parsed
-        with self._lock:
-            known = self._known.get(key_id)
-        if known is None or known.revoked:
-            return None
-        if not hmac.compare_digest(known.key.secret_hash, hash_secret(secret)):
-            return None
-        return known
-
     def _current(self, key_id: UUID) -> KnownKey | None:
         with self._lock:
             known = self._known.get(key_id)
