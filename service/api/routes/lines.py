@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from aggregates.errors import NotFound
+from aggregates.line import Line as LineAggregate
 from projections import audit
 from projections import lines as view
 from service.api.answers import AvailableLine, Line, LinesOverview, Page, answering
@@ -17,7 +18,7 @@ from service.api.paging import AsOf, PageDep
 from service.api.representations import line_json
 from service.api.request_routes import RequestingResource, add_request_routes
 from service.api.schemas import Flag, LineAssign, LineProvision
-from service.commands import execute
+from service.commands.execute import Done, run
 from service.commands.lines import (
     ApproveLineDelete,
     ApproveLineMove,
@@ -42,26 +43,30 @@ Status = Literal["available", "active", "flagged", "move_requested", "delete_req
                  "deleted"]
 
 
-def _answer(ctx: Context, line_id: UUID) -> dict[str, Any]:
-    # Loaded again after the command: `execute` caught up, so the policies (auto-pause on
-    # flag) have run and the answer shows their effect too.
+def _answer(ctx: Context, line_id: UUID, done: Done[Any]) -> dict[str, Any]:
+    """The line after the command. When nothing ran after its save (`Done.as_saved`), the
+    line the handler saved is that state, and is answered as it is. Otherwise the line is
+    loaded again: the catch-up ran the policies (auto-pause on flag), and the answer
+    shows their effect too."""
+    line = done.answer
+    if done.as_saved and isinstance(line, LineAggregate) and line.id == line_id:
+        return line_json(line)
     return line_json(ctx.ledger.app.line(ctx.partner_id, line_id))
 
 
 def _run(ctx: Context, command: LineCommand) -> dict[str, Any]:
-    execute(ctx.ledger, command, actor=ctx.actor)
-    return _answer(ctx, command.line_id)
+    return _answer(ctx, command.line_id, run(ctx.ledger, command, actor=ctx.actor))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, **answering(Line))
 def provision(body: LineProvision | None = None,
               ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     body = body or LineProvision()
-    line = execute(ctx.ledger, ProvisionLine(partner_id=ctx.partner_id,
-                                             phone_number=body.phone_number,
-                                             sub_account_id=body.sub_account_id),
-                   actor=ctx.actor)
-    return _answer(ctx, line.id)
+    done = run(ctx.ledger, ProvisionLine(partner_id=ctx.partner_id,
+                                         phone_number=body.phone_number,
+                                         sub_account_id=body.sub_account_id),
+               actor=ctx.actor)
+    return _answer(ctx, done.answer.id, done)
 
 
 @router.get("", **answering(Page[Line]))

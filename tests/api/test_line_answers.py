@@ -1,0 +1,45 @@
+"""A line command's answer is the line as it stands after the command (and after what
+the policies did in reaction): the same as loading the line again, whether the route
+answers from the line the command saved or loads it because a policy ran."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi.testclient import TestClient
+
+from service.api.representations import line_json
+from service.runtime.bootstrap import Ledger
+from tests.api.conftest import make_portal
+from tests.api.helpers import provision, sub_account
+
+STEPS: list[tuple[str, str, dict[str, str] | None]] = [
+    ("/assign", "operations", {"sub_account_id": "{home}"}),
+    ("/pause", "operations", None),
+    ("/resume", "operations", None),
+    ("/flag", "support", {"reason": "spam reports"}),  # the policy pauses sending
+    ("/resume", "operations", None),
+    ("/unflag", "support", None),
+    ("/move-request", "operations", {"sub_account_id": "{other}"}),
+    ("/move-request/approve", "support", None),
+    ("/pause", "operations", None),
+    ("/delete-request", "operations", None),
+    ("/delete-request/cancel", "operations", None),
+]
+
+
+def test_every_answer_is_the_line_as_a_fresh_load_finds_it(client: TestClient,
+                                                           ledger: Ledger) -> None:
+    portal = make_portal(client)
+    ids = {"{home}": sub_account(portal, "Home"), "{other}": sub_account(portal, "Other")}
+    line = provision(portal)
+    pid, lid = UUID(portal.partner_id), UUID(line["id"])
+    assert line == line_json(ledger.app.line(pid, lid))
+    answers = []
+    for path, role, body in STEPS:
+        sent = {k: ids.get(v, v) for k, v in body.items()} if body else None
+        answer = portal.ok("POST", f"/lines/{lid}{path}", role=role, json=sent)
+        assert answer == line_json(ledger.app.line(pid, lid)), path
+        answers.append((answer["status"], answer["sending"]))
+    assert answers[3] == ("flagged", "paused")  # the policy's pause is in the answer
+    assert answers[-1] == ("active", "paused")
