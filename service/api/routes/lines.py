@@ -13,6 +13,7 @@ from projections import audit
 from projections import lines as view
 from service.api.answers import AvailableLine, Line, LinesOverview, Page, answering
 from service.api.auth import Context, partner_access
+from service.api.command_answers import as_left
 from service.api.operations_answers import AuditEvent
 from service.api.paging import AsOf, PageDep
 from service.api.representations import line_json
@@ -44,14 +45,10 @@ Status = Literal["available", "active", "flagged", "move_requested", "delete_req
 
 
 def _answer(ctx: Context, line_id: UUID, done: Done[Any]) -> dict[str, Any]:
-    """The line after the command. When nothing ran after its save (`Done.as_saved`), the
-    line the handler saved is that state, and is answered as it is. Otherwise the line is
-    loaded again: the catch-up ran the policies (auto-pause on flag), and the answer
-    shows their effect too."""
-    line = done.answer
-    if done.as_saved and isinstance(line, LineAggregate) and line.id == line_id:
-        return line_json(line)
-    return line_json(ctx.ledger.app.line(ctx.partner_id, line_id))
+    # The line the command saved, or, when the catch-up ran the policies (auto-pause on
+    # flag), loaded again so that the answer shows their effect too.
+    return line_json(as_left(done, LineAggregate, line_id,
+                             lambda: ctx.ledger.app.line(ctx.partner_id, line_id)))
 
 
 def _run(ctx: Context, command: LineCommand) -> dict[str, Any]:
