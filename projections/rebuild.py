@@ -71,19 +71,22 @@ def scratch_copy() -> Iterator[sqlite3.Connection]:
 
 
 def _copy_table(source: Sql, target: Sql, table: str, *, chunk: int = 5000) -> None:
-    source.cursor.execute(f"SELECT * FROM {table}")
-    columns = [d[0] for d in source.cursor.description]
+    # Plain tuples, not the copy's dict-like rows: they go to COPY (or executemany) as is.
+    rows_of = source.cursor.connection.cursor()
+    rows_of.row_factory = None
+    rows_of.execute(f"SELECT * FROM {table}")
+    columns = [d[0] for d in rows_of.description]
     if target.postgres:
         # COPY streams the rows in one statement: far fewer round trips than INSERTs.
         with target.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            while rows := source.cursor.fetchmany(chunk):
+            while rows := rows_of.fetchmany(chunk):
                 for row in rows:
-                    copy.write_row(tuple(row))
+                    copy.write_row(row)
         return
     insert = (f"INSERT INTO {table} ({', '.join(columns)}) "
               f"VALUES ({', '.join('?' * len(columns))})")
-    while rows := source.cursor.fetchmany(chunk):
-        target.many(insert, [tuple(row) for row in rows])
+    while rows := rows_of.fetchmany(chunk):
+        target.many(insert, rows)
 
 
 @contextmanager
