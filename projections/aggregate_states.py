@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from aggregates.invoice import Invoice
 from aggregates.partner import Partner
+from projections import event_rows
 from projections.redaction import blanked
 from projections.sql import Sql
 from projections.times import stored
@@ -67,20 +68,30 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
     if cls is None:
         return False
     entity_id = str(event.originator_id)
+    rows = event_rows.of(sql, position)
     if hasattr(event, "originator_topic"):
         aggregate = event.mutate(None)
         partner_id = entity_id if cls is Partner else str(aggregate.partner_id)
+        kind, state = KINDS[cls], encode(aggregate)
         sql.run("INSERT INTO v_states (id, kind, partner_id, version, state) "
-                "VALUES (?, ?, ?, ?, ?)", entity_id, KINDS[cls], partner_id,
-                aggregate.version, encode(aggregate))
+                "VALUES (?, ?, ?, ?, ?)", entity_id, kind, partner_id, aggregate.version, state)
     else:
-        row = sql.one("SELECT state FROM v_states WHERE id = ?", entity_id)
-        if row is None:
+        saved: tuple[str, str] | None
+        if rows is not None and entity_id in rows.states:
+            saved = rows.states[entity_id]  # the audit view read it with the partner
+        else:
+            found = sql.one("SELECT kind, state FROM v_states WHERE id = ?", entity_id)
+            saved = None if found is None else (found["kind"], found["state"])
+        if saved is None:
             return False
-        aggregate = decode(cls, row["state"])
+        kind = saved[0]
+        aggregate = decode(cls, saved[1])
         event.mutate(aggregate)
+        state = encode(aggregate)
         sql.run("UPDATE v_states SET version = ?, state = ? WHERE id = ?", aggregate.version,
-                encode(aggregate), entity_id)
+                state, entity_id)
+    if rows is not None:
+        rows.states[entity_id] = (kind, state)  # as written, for timers and public events
     if cls is Invoice:
         _index_invoice(sql, position, aggregate)
     return True
@@ -97,7 +108,13 @@ def _index_invoice(sql: Sql, position: int, invoice: Invoice) -> None:
     )
 
 
-def load(sql: Sql, cls: type[A], entity_id: str) -> A | None:
+def load(sql: Sql, cls: type[A], entity_id: str, *, position: int | None = None) -> A | None:
+    """The aggregate's state in the view; a view applying the event at `position` takes
+    it from the rows this event's views handed on (projections/event_rows.py)."""
+    rows = None if position is None else event_rows.of(sql, position)
+    if rows is not None and entity_id in rows.states:
+        saved = rows.states[entity_id]
+        return decode(cls, saved[1]) if saved is not None and saved[0] == KINDS[cls] else None
     row = sql.one("SELECT state FROM v_states WHERE id = ? AND kind = ?", entity_id, KINDS[cls])
     return decode(cls, row["state"]) if row else None
 

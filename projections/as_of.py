@@ -27,7 +27,7 @@ from eventsourcing.persistence import Notification
 
 from aggregates.bounds import MAX_POSITION, year_problem
 from aggregates.errors import InvalidInput
-from projections import aggregate_states, line_day_counts, lines, sub_accounts
+from projections import aggregate_states, event_rows, line_day_counts, lines, sub_accounts
 from projections.sql import Sql
 from projections.times import from_stored, stored
 from projections.view import View
@@ -173,6 +173,7 @@ class Replica:
     def apply(self, events: list[tuple[int, Any]]) -> None:
         sql = Sql(self._conn.cursor(), postgres=False)
         for position, event in events:
+            event_rows.begin(sql, position, event)
             for view in REPLICA_VIEWS:
                 view.apply(sql, position, event)
 

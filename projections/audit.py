@@ -10,12 +10,15 @@ import json
 from typing import Any
 
 from aggregates.base import Actor
+from aggregates.invoice import Invoice
+from aggregates.line import Line
 from aggregates.partner import Partner
+from projections import event_rows
 from projections.events import entity_type, event_data_json, event_type
 from projections.paging import keyset
 from projections.redaction import without_secrets
 from projections.sql import Sql
-from projections.times import api_time, stored
+from projections.times import api_time
 
 NAME = "audit_trail"
 TABLES = ("v_audit", "v_entities")
@@ -34,15 +37,17 @@ DDL = (
 READ_INDEXES = ("v_audit_by_partner", "v_audit_by_entity", "v_audit_by_time")
 
 
-def _partner_of(sql: Sql, event: Any) -> str | None:
-    entity_id = str(event.originator_id)
+def _partner_of(sql: Sql, position: int, event: Any, entity_id: str) -> str | None:
     if isinstance(event, Partner.Created):
         partner: str | None = entity_id
     elif hasattr(event, "originator_topic"):
         partner_id = getattr(event, "partner_id", None)
         partner = str(partner_id) if partner_id is not None else None
     else:
-        return sql.scalar("SELECT partner_id FROM v_entities WHERE entity_id = ?", entity_id)
+        # The same statement fetches the row the event's next views read (event_rows).
+        return event_rows.entity_partner(
+            sql, position, entity_id, line=isinstance(event, Line.Event),
+            state=isinstance(event, Partner.Event | Invoice.Event))
     sql.run("INSERT INTO v_entities (entity_id, partner_id) VALUES (?, ?)", entity_id, partner)
     return partner
 
@@ -50,13 +55,17 @@ def _partner_of(sql: Sql, event: Any) -> str | None:
 def apply(sql: Sql, position: int, event: Any) -> bool:
     if not hasattr(event, "actor_id"):
         return False
+    rows = event_rows.of(sql, position)
+    entity_id = event_rows.entity_id(rows, event)
+    partner = _partner_of(sql, position, event, entity_id)
     sql.run(
         "INSERT INTO v_audit (position, partner_id, occurred_at, entity_type, entity_id, "
         "event_type, actor_key_id, actor_role, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        position, _partner_of(sql, event), stored(event.timestamp), entity_type(event),
-        str(event.originator_id), event_type(event), event.actor_id, event.actor_role,
-        event_data_json(event),
+        position, partner, event_rows.stamped(rows, event), entity_type(event), entity_id,
+        event_type(event), event.actor_id, event.actor_role, event_data_json(event),
     )
+    if rows is not None:
+        rows.partner = partner  # the v_audit row's partner, for public events
     return True
 
 

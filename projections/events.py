@@ -24,7 +24,12 @@ def event_type(event: Any) -> str:
     return type(event).__qualname__
 
 
+_AS_IS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if value.__class__ in _AS_IS:  # most fields: no conversion, no further checks
+        return value
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -45,8 +50,13 @@ def event_data(event: Any) -> dict[str, Any]:
     return data
 
 
+# `json.dumps` with these arguments builds a new encoder on every call; one built once
+# writes the same text (every audit row and public event is encoded with it).
+COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def event_data_json(event: Any) -> str:
-    return json.dumps(event_data(event), sort_keys=True, separators=(",", ":"))
+    return COMPACT.encode(event_data(event))
 
 
 def uuid_text(value: UUID | None) -> str | None:

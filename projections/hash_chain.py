@@ -23,13 +23,12 @@ GENESIS = "0" * 64
 
 
 def link(previous: str, notification: Any) -> str:
-    h = hashlib.sha256()
-    for part in (previous, str(notification.id), str(notification.originator_id),
-                 str(notification.originator_version), notification.topic):
-        h.update(part.encode())
-        h.update(b"\x1f")
-    h.update(bytes(notification.state))
-    return h.hexdigest()
+    """SHA-256 of the previous link, position, originator, version and topic, each
+    followed by 0x1F, then the stored state (hashed as one buffer: the same digest as
+    feeding the parts one by one, with one call instead of eleven)."""
+    header = (f"{previous}\x1f{notification.id}\x1f{notification.originator_id}\x1f"
+              f"{notification.originator_version}\x1f{notification.topic}\x1f")
+    return hashlib.sha256(header.encode() + bytes(notification.state)).hexdigest()
 
 
 def head(sql: Sql) -> tuple[int, str]:

@@ -63,10 +63,10 @@ def _bucket_of(event: Any) -> str | None:
 def apply(sql: Sql, position: int, event: Any) -> bool:
     if not isinstance(event, Line.Event):
         return False
-    line_id = str(event.originator_id)
     day = event.timestamp.date()
-    at = stored(event.timestamp)
+    line_id = str(event.originator_id)
     if isinstance(event, Line.Provisioned):
+        at = stored(event.timestamp)
         partner_id, bucket = str(event.partner_id), _bucket_of(event)
         assert bucket is not None
         sql.run("INSERT INTO v_line_buckets (line_id, partner_id, bucket) VALUES (?, ?, ?)",
@@ -78,7 +78,8 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
     new_bucket = _bucket_of(event)
     deleted = isinstance(event, Line.DeleteApproved)
     if new_bucket is None and not deleted:
-        return False
+        return False  # most line events (pauses, flags) place nothing
+    at = stored(event.timestamp)
     row = sql.one("SELECT partner_id, bucket FROM v_line_buckets WHERE line_id = ?", line_id)
     if row is None:
         return False

@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from aggregates.line import ACTIVE, AVAILABLE, FLAGGED, LIVE_STATUSES, Line
+from projections import event_rows
+from projections.event_rows import LINE_COLUMNS, UNKNOWN
 from projections.events import uuid_text
 from projections.paging import keyset
 from projections.sql import Sql
-from projections.times import api_time, from_stored, stored
+from projections.times import api_time, from_stored
 
 NAME = "lines"
 TABLES = ("v_lines", "v_line_counts")
@@ -29,6 +31,16 @@ DDL = (
 
 _COLUMNS = ("status", "sending", "sub_account_id", "flag_reason", "requested_sub_account_id",
             "status_before_request", "available_since", "flagged_at")
+_INSERT = ("INSERT INTO v_lines (" + ", ".join(LINE_COLUMNS) + ") VALUES ("
+           + ", ".join("?" * len(LINE_COLUMNS)) + ")")
+_UPDATES: dict[tuple[str, ...], str] = {}  # statement per set of changed columns
+
+
+def _update(changed: list[str]) -> str:
+    statement = _UPDATES[tuple(changed)] = (
+        "UPDATE v_lines SET " + "".join(f"{c} = ?, " for c in changed) + "updated_at = ? "
+        "WHERE id = ?")
+    return statement
 
 
 def _end_request(row: dict[str, Any]) -> None:
@@ -82,30 +94,38 @@ def _count(sql: Sql, partner_id: str, bucket: str | None, status: str, delta: in
 def apply(sql: Sql, position: int, event: Any) -> bool:
     if not isinstance(event, Line.Event):
         return False
-    at = stored(event.timestamp)
-    line_id = str(event.originator_id)
+    rows = event_rows.of(sql, position)
+    at, line_id = event_rows.stamped(rows, event), event_rows.entity_id(rows, event)
     if isinstance(event, Line.Provisioned):
-        sub = uuid_text(event.sub_account_id)
+        partner_id, sub = str(event.partner_id), uuid_text(event.sub_account_id)
         status = ACTIVE if sub else AVAILABLE
-        sql.run(
-            "INSERT INTO v_lines (id, partner_id, seq, phone_number, status, sending, "
-            "sub_account_id, created_at, updated_at, available_since) "
-            "VALUES (?, ?, ?, ?, ?, 'enabled', ?, ?, ?, ?)",
-            line_id, str(event.partner_id), position, event.phone_number, status, sub, at, at,
-            None if sub else at,
-        )
-        _count(sql, str(event.partner_id), sub, status, 1)
+        new = dict(zip(LINE_COLUMNS, (
+            line_id, partner_id, position, event.phone_number, status, "enabled", sub, None,
+            None, None, at, at, None if sub else at, None), strict=True))
+        sql.run(_INSERT, *new.values())
+        _count(sql, partner_id, sub, status, 1)
+        if rows is not None:
+            rows.line = new  # the row as written, for timers and public events
         return True
-    row = sql.one("SELECT * FROM v_lines WHERE id = ?", line_id)
+    if rows is not None and rows.line is not UNKNOWN:
+        row = rows.line  # the audit view read it with the event's partner
+    else:
+        row = sql.one("SELECT * FROM v_lines WHERE id = ?", line_id)
     if row is None:
+        if rows is not None:
+            rows.line = None
         return False
     before = (row["sub_account_id"], row["status"])
+    was = {c: row[c] for c in _COLUMNS}
     _change(row, event, at)
-    sql.run(
-        "UPDATE v_lines SET " + ", ".join(f"{c} = ?" for c in _COLUMNS) + ", updated_at = ? "
-        "WHERE id = ?",
-        *(row[c] for c in _COLUMNS), at, line_id,
-    )
+    row["updated_at"] = at
+    # Only the columns the event changed: an indexed column (status, sub-account) left
+    # alone keeps its index entries (most events only pause, resume or flag).
+    changed = [c for c in _COLUMNS if row[c] != was[c]]
+    sql.run(_UPDATES.get(tuple(changed)) or _update(changed), *(row[c] for c in changed),
+            at, line_id)
+    if rows is not None:
+        rows.line = row
     after = (row["sub_account_id"], row["status"])
     if before != after:
         _count(sql, row["partner_id"], before[0], before[1], -1)

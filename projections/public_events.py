@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from aggregates.alerts import PartnerAlerts
 from aggregates.invoice import PAST_DUE, Invoice
@@ -26,15 +26,16 @@ from aggregates.line import Line
 from aggregates.partner import Partner
 from aggregates.sub_account import SubAccount
 from aggregates.usage import UsageLedger
-from projections import aggregate_states
+from projections import aggregate_states, event_rows
 from projections.billing import invoice_json
-from projections.events import event_data
-from projections.lines import get_line
+from projections.event_rows import UNKNOWN, EventRows
+from projections.events import COMPACT, event_data
+from projections.lines import get_line, line_json
 from projections.paging import keyset
 from projections.redaction import without_secrets
 from projections.sql import Sql
 from projections.sub_accounts import get_sub_account
-from projections.times import api_time, stored
+from projections.times import api_time
 
 NAME = "public_events"
 TABLES = ("v_public_events",)
@@ -117,46 +118,64 @@ def public_types(event: Any) -> list[str]:
 
 
 # -- payloads: the resource as the API answers it, after this event ---------------------
+# Each reads what the views before this one wrote for the event: from the rows they handed
+# on (`Applying.rows`, projections/event_rows.py) where they did, else by a SELECT.
 
 
-def _line(sql: Sql, partner_id: str, event: Any) -> dict[str, Any]:
-    return get_line(sql, partner_id=partner_id, line_id=str(event.originator_id)) or {}
+class Applying(NamedTuple):
+    """The event a payload describes: its position, partner, and the rows its views
+    handed on (None: applied outside the read model's loop)."""
+
+    position: int
+    partner_id: str
+    event: Any
+    rows: EventRows | None
 
 
-def _sub_account(sql: Sql, partner_id: str, event: Any) -> dict[str, Any]:
-    return get_sub_account(sql, partner_id=partner_id,
-                           sub_account_id=str(event.originator_id)) or {}
+def _line(sql: Sql, at: Applying) -> dict[str, Any]:
+    line_id = event_rows.entity_id(at.rows, at.event)
+    if at.rows is not None and at.rows.line is not UNKNOWN:
+        row = at.rows.line  # `get_line`'s row, as the lines view just wrote it
+        return line_json(row) if row is not None and row["id"] == line_id and \
+            row["partner_id"] == at.partner_id else {}
+    return get_line(sql, partner_id=at.partner_id, line_id=line_id) or {}
 
 
-def _invoice(sql: Sql, partner_id: str, event: Any) -> dict[str, Any]:
-    invoice = aggregate_states.load(sql, Invoice, str(event.originator_id))
+def _sub_account(sql: Sql, at: Applying) -> dict[str, Any]:
+    return get_sub_account(sql, partner_id=at.partner_id,
+                           sub_account_id=str(at.event.originator_id)) or {}
+
+
+def _invoice(sql: Sql, at: Applying) -> dict[str, Any]:
+    invoice = aggregate_states.load(sql, Invoice, str(at.event.originator_id),
+                                    position=at.position)
     return invoice_json(invoice) if invoice is not None else {}
 
 
-def _refund(sql: Sql, partner_id: str, event: Any) -> dict[str, Any]:
-    invoice = _invoice(sql, partner_id, event)
-    return {"invoice_id": str(event.originator_id), "amount": event.amount,
-            "reason": getattr(event, "reason", None), "currency": invoice.get("currency"),
+def _refund(sql: Sql, at: Applying) -> dict[str, Any]:
+    invoice = _invoice(sql, at)
+    return {"invoice_id": str(at.event.originator_id), "amount": at.event.amount,
+            "reason": getattr(at.event, "reason", None), "currency": invoice.get("currency"),
             "invoice": invoice}
 
 
-def _dispute(sql: Sql, partner_id: str, event: Any) -> dict[str, Any]:
-    return {**event_data(event), "invoice_id": str(event.originator_id),
-            "invoice": _invoice(sql, partner_id, event)}
+def _dispute(sql: Sql, at: Applying) -> dict[str, Any]:
+    return {**event_data(at.event), "invoice_id": str(at.event.originator_id),
+            "invoice": _invoice(sql, at)}
 
 
-def _credit(sql: Sql, partner_id: str, event: Any) -> dict[str, Any]:
-    partner = aggregate_states.load(sql, Partner, partner_id)
-    return {"amount": event.amount, "reason": event.reason,
+def _credit(sql: Sql, at: Applying) -> dict[str, Any]:
+    partner = aggregate_states.load(sql, Partner, at.partner_id, position=at.position)
+    return {"amount": at.event.amount, "reason": at.event.reason,
             "currency": partner.currency if partner else None,
             "credit_balance": partner.credit_balance if partner else None}
 
 
-def _alert(sql: Sql, partner_id: str, event: Any) -> dict[str, Any]:
+def _alert(sql: Sql, at: Applying) -> dict[str, Any]:
     row = sql.one("SELECT * FROM v_alerts WHERE partner_id = ? AND alert_key = ?",
-                  partner_id, event.key)
+                  at.partner_id, at.event.key)
     if row is None:
-        return event_data(event)
+        return event_data(at.event)
     resolved = row["status"] != "open"
     return {"key": row["alert_key"], "kind": row["kind"], "subject_id": row["subject_id"],
             "message": row["message"], "data": json.loads(row["data"]),
@@ -165,28 +184,29 @@ def _alert(sql: Sql, partner_id: str, event: Any) -> dict[str, Any]:
             "resolution": row["resolution"] if resolved else None}
 
 
-def _usage(sql: Sql, partner_id: str, event: Any) -> dict[str, Any]:
+def _usage(sql: Sql, at: Applying) -> dict[str, Any]:
     """A batch summary, never the rows: how many (line, hour) figures, for which lines."""
-    lines = sorted({str(row[0]) for row in event.rows})
-    return {"day": event.day, "rows": len(event.rows), "line_count": len(lines),
+    lines = sorted({str(row[0]) for row in at.event.rows})
+    return {"day": at.event.day, "rows": len(at.event.rows), "line_count": len(lines),
             "line_ids": lines[:100]}
 
 
-_PAYLOADS: dict[str, Callable[[Sql, str, Any], dict[str, Any]]] = {
+_PAYLOADS: dict[str, Callable[[Sql, Applying], dict[str, Any]]] = {
     "line": _line, "sub_account": _sub_account, "invoice": _invoice, "refund": _refund,
     "dispute": _dispute, "credit_note": _dispute, "credit": _credit, "alert": _alert,
     "usage": _usage,
 }
 
 
-def payload(sql: Sql, partner_id: str, public_type: str, event: Any) -> dict[str, Any]:
-    data = _PAYLOADS[public_type.split(".")[0]](sql, partner_id, event)
+def payload(sql: Sql, at: Applying, public_type: str) -> dict[str, Any]:
+    data = _PAYLOADS[public_type.split(".")[0]](sql, at)
     return without_secrets(data)
 
 
-def _past_due_first(sql: Sql, event: Any) -> bool:
+def _past_due_first(sql: Sql, at: Applying) -> bool:
     """A failed payment makes the invoice past due only the first time."""
-    invoice = aggregate_states.load(sql, Invoice, str(event.originator_id))
+    invoice = aggregate_states.load(sql, Invoice, str(at.event.originator_id),
+                                    position=at.position)
     if invoice is None or invoice.status != PAST_DUE:
         return False
     failures = getattr(invoice, "failures", None)
@@ -198,18 +218,23 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
     if not types:
         return False
     # The audit view ran first in this transaction and knows the event's partner.
-    partner_id = sql.scalar("SELECT partner_id FROM v_audit WHERE position = ?", position)
+    rows = event_rows.of(sql, position)
+    partner_id: str | None
+    if rows is not None and rows.partner is not UNKNOWN:
+        partner_id = rows.partner
+    else:
+        partner_id = sql.scalar("SELECT partner_id FROM v_audit WHERE position = ?", position)
     if partner_id is None:
         return False
-    if PAST_DUE_TYPE in types and not _past_due_first(sql, event):
+    at = Applying(position, partner_id, event, rows)
+    if PAST_DUE_TYPE in types and not _past_due_first(sql, at):
         types.remove(PAST_DUE_TYPE)
+    created, entity_id = event_rows.stamped(rows, event), event_rows.entity_id(rows, event)
     for n, public_type in enumerate(types):
         sql.run("INSERT INTO v_public_events (key, partner_id, id, type, created, data) "
                 "VALUES (?, ?, ?, ?, ?, ?)", position * FANOUT + n, partner_id,
-                event_id(event.originator_id, event.originator_version, n), public_type,
-                stored(event.timestamp),
-                json.dumps(payload(sql, partner_id, public_type, event), sort_keys=True,
-                           separators=(",", ":")))
+                event_id(entity_id, event.originator_version, n), public_type,
+                created, COMPACT.encode(payload(sql, at, public_type)))
     return True
 
 

@@ -21,7 +21,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed
 
-from projections import as_of, hash_chain, quarantine
+from projections import as_of, event_rows, hash_chain, quarantine
 from projections.quarantine import Held
 from projections.rebuild import rebuild as rebuild_views
 from projections.recorded import Entry, Recorded
@@ -246,13 +246,17 @@ class ReadModel(TrackingRecorder):
     def _apply_views(self, sql: Sql, items: Sequence[Recorded | Held], *,
                      chain_head: str | None = None) -> dict[str, int]:
         applied = {view.NAME: 0 for view in self.views.applied}
-        for item in items:
-            if isinstance(item, Held):
-                continue
-            position, event, _ = item
-            for view in self.views.applied:
-                if view.apply(sql, position, event):
-                    applied[view.NAME] += 1
+        try:
+            for item in items:
+                if isinstance(item, Held):
+                    continue
+                position, event, _ = item
+                event_rows.begin(sql, position, event)  # rows handed between this event's views
+                for view in self.views.applied:
+                    if view.apply(sql, position, event):
+                        applied[view.NAME] += 1
+        finally:
+            sql.event = None  # no memo outlives the loop (a rolled-back savepoint's included)
         # The chain and the position bookkeeping take held events too: they depend on the
         # stored bytes only, and the log stays verifiable across a quarantine.
         applied[hash_chain.NAME] = hash_chain.extend(
@@ -272,6 +276,7 @@ class ReadModel(TrackingRecorder):
         position)."""
         with self.writing() as sql:
             for position, event, _ in items:
+                event_rows.begin(sql, position, event)
                 for view in self.views.applied:
                     view.apply(sql, position, event)
                 as_of.count_and_checkpoint(sql, first=position - 1, last=position)

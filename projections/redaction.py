@@ -18,10 +18,16 @@ SECRET_FIELDS = frozenset({"token", "secret", "secret_hash"})
 REDACTED = ""
 
 
+# Values with nothing inside to strip: taken as they are without a call per value (a
+# public event's payload and every audit row go through here).
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
 def without_secrets(value: Any) -> Any:
     """`value` with every secret field left out (event data for display)."""
     if isinstance(value, dict):
-        return {k: without_secrets(v) for k, v in value.items() if k not in SECRET_FIELDS}
+        return {k: v if v.__class__ in _PLAIN else without_secrets(v)
+                for k, v in value.items() if k not in SECRET_FIELDS}
     if isinstance(value, list | tuple):
         return [without_secrets(v) for v in value]
     return value

@@ -7,15 +7,21 @@ PostgreSQL dialect rewrites the placeholders. Rows come back as plain dicts on b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import pq
+
+if TYPE_CHECKING:
+    from projections.event_rows import EventRows
 
 
 class Sql:
     def __init__(self, cursor: Any, *, postgres: bool) -> None:
         self.cursor = cursor
         self.postgres = postgres
+        # The rows the views read and wrote for the event being applied, handed to the
+        # views after them (projections/event_rows.py); one transaction's, one event's.
+        self.event: EventRows | None = None
 
     @property
     def pipelined(self) -> bool:

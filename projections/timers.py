@@ -29,7 +29,8 @@ from aggregates.charges import billing_period, next_period
 from aggregates.invoice import OPEN, PAST_DUE, Invoice
 from aggregates.line import AVAILABLE, FLAGGED, Line
 from aggregates.partner import Partner
-from projections import aggregate_states
+from projections import aggregate_states, event_rows
+from projections.event_rows import UNKNOWN
 from projections.sql import Sql
 from projections.times import from_stored, stored
 
@@ -116,10 +117,12 @@ def _not_before(sql: Sql, position: int, kind: str, partner_id: str, subject: st
                 due: datetime) -> None:
     """Moves the timer to `due` unless it stands later already (invoices come in order,
     but a timer never moves back over a period already closed)."""
-    saved = sql.scalar("SELECT due_at FROM v_timers WHERE kind = ? AND partner_id = ? AND "
-                       "subject = ?", kind, partner_id, subject)
-    if saved is None or from_stored(saved) < due:
-        _set(sql, position, kind, partner_id, subject, due)
+    # One statement: the stored form is fixed-width UTC text, so its order is time order.
+    sql.run("INSERT INTO v_timers (kind, partner_id, subject, due_at, position) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, partner_id, subject) DO UPDATE "
+            "SET due_at = excluded.due_at, position = excluded.position "
+            "WHERE v_timers.due_at < excluded.due_at",
+            kind, partner_id, subject, stored(due), position)
 
 
 def _check(sql: Sql, position: int, partner_id: str, at: datetime) -> None:
@@ -144,14 +147,14 @@ def apply(sql: Sql, position: int, event: Any) -> bool:
 
 
 def _invoice(sql: Sql, position: int, event: Any) -> bool:
-    invoice = aggregate_states.load(sql, Invoice, str(event.originator_id))
+    invoice = aggregate_states.load(sql, Invoice, str(event.originator_id), position=position)
     if invoice is None:
         return False
     pid = str(invoice.partner_id)
     if isinstance(event, Invoice.Issued):
         # The partner's anchor day: a period clamped to a short month's end does not
         # name it (an anchor of the 31st starts Feb 28).
-        partner = aggregate_states.load(sql, Partner, pid)
+        partner = aggregate_states.load(sql, Partner, pid, position=position)
         anchor = None if partner is None else partner.billing_anchor_day
         _, end = next_period(_utc(event.period_start), anchor)
         _not_before(sql, position, CYCLE_CLOSE, pid, "", end)
@@ -176,9 +179,13 @@ def _invoice(sql: Sql, position: int, event: Any) -> bool:
 
 
 def _line(sql: Sql, position: int, event: Any) -> bool:
-    line_id = str(event.originator_id)
-    row = sql.one("SELECT partner_id, status, flagged_at, available_since FROM v_lines "
-                  "WHERE id = ?", line_id)
+    rows = event_rows.of(sql, position)
+    line_id = event_rows.entity_id(rows, event)
+    if rows is not None and rows.line is not UNKNOWN:
+        row = rows.line  # as the lines view just wrote it
+    else:
+        row = sql.one("SELECT partner_id, status, flagged_at, available_since FROM v_lines "
+                      "WHERE id = ?", line_id)
     if row is None:
         return False
     pid, subject = row["partner_id"], f"line:{line_id}"

@@ -3,6 +3,14 @@
 A view is a module of `projections/` (`lines`, `audit`, ...) whose module-level `NAME`,
 `TABLES`, `DDL` and `apply` satisfy `View`; mypy checks each module where the views are
 registered (`service/runtime/bootstrap.py`), and the read model is handed the list.
+
+The read model applies each event to every view in the registered order, in one
+transaction, and before the first view begins a memo of that event on the transaction's
+`Sql` (`projections.event_rows`, `sql.event`): what a view read or wrote for the event
+(its partner, its line's row, an aggregate's state) is handed to the views after it,
+which take it with `event_rows.of(sql, position)` instead of a SELECT. A view that writes
+a table another view reads back for the same event records the row there as it wrote
+it; a view applied without a memo (none, or another position's) reads the database.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ class View(Tables, Protocol):
     def NAME(self) -> str: ...
 
     def apply(self, sql: Sql, position: int, event: Any, /) -> bool:
-        """Applies one event in the caller's transaction; True when the view took it."""
+        """Applies one event in the caller's transaction; True when the view took it.
+        `event_rows.of(sql, position)` holds what the views before it handed on."""
         ...
 
 

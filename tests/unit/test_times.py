@@ -31,3 +31,13 @@ def test_api_time_shows_microseconds_only_when_there_are_some() -> None:
     assert api_time(stored(datetime(2026, 1, 11, 12, tzinfo=UTC))) == "2026-01-11T12:00:00Z"
     assert api_time(datetime(2026, 1, 11, 12, 0, 0, 5, tzinfo=UTC)) == \
         "2026-01-11T12:00:00.000005Z"
+
+
+@given(moments)
+def test_the_fast_forms_equal_the_strftime_forms(at: datetime) -> None:
+    utc = at.astimezone(UTC)
+    assert stored(at) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    api = utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+    assert api_time(at) == api
+    assert api_time(stored(at)) == api  # the stored text's shortcut
+    assert api_time(at.isoformat()) == api  # any other text is parsed
