@@ -1,8 +1,11 @@
 """The full rebuild of the views from the log (`ledger rebuild`).
 
-The events are applied to an in-memory SQLite copy of the view tables (the same view
-code, no round trips), whose rows are then bulk-copied into the database; applying event
-by event over the network would cost a round trip per statement. What the quarantine
+The events are applied to a scratch SQLite copy of the view tables (the same view code,
+no round trips), whose rows are then bulk-copied into the database; applying event by
+event over the network would cost a round trip per statement. The copy is a throwaway
+file (`scratch_copy`): held in memory it grew with the log (about 0.9 KB an event, most of
+a gigabyte at a million events), while a file keeps the process's memory to SQLite's page
+cache; nothing of it needs to survive a crash, so it is written without syncs. What the quarantine
 holds stays held (a rebuild re-derives the views, a retry re-applies held events), and an
 event that fails here is quarantined as in the catch-up.
 
@@ -20,8 +23,10 @@ Events recorded after the rebuild's end are applied by the catch-up after it.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -37,20 +42,51 @@ if TYPE_CHECKING:
     from projections.read_model import Applied, ReadModel
 
 
+# The scratch copy's page cache (KiB): the hot pages (each view's current rows, the
+# indexes' upper levels) fit, the appended history goes to the file.
+SCRATCH_CACHE_KIB = 64 * 1024
+
+
+@contextmanager
+def scratch_copy() -> Iterator[sqlite3.Connection]:
+    """A SQLite database in a temporary file, removed on exit, tuned as a throwaway: no
+    syncs, the rollback journal in memory (savepoints still roll back, which the
+    quarantine's per-event fallback needs), temporary tables in memory, and a statement
+    cache large enough for every view's statements."""
+    handle, path = tempfile.mkstemp(prefix="ledger-rebuild-", suffix=".sqlite3")
+    os.close(handle)
+    try:
+        connection = sqlite3.connect(path, cached_statements=1024)
+        try:
+            connection.row_factory = sqlite3.Row
+            for pragma in ("journal_mode = MEMORY", "synchronous = OFF",
+                           f"cache_size = -{SCRATCH_CACHE_KIB}", "temp_store = MEMORY",
+                           "locking_mode = EXCLUSIVE"):
+                connection.execute(f"PRAGMA {pragma}")
+            yield connection
+        finally:
+            connection.close()
+    finally:
+        os.unlink(path)
+
+
 def _copy_table(source: Sql, target: Sql, table: str, *, chunk: int = 5000) -> None:
-    source.cursor.execute(f"SELECT * FROM {table}")
-    columns = [d[0] for d in source.cursor.description]
+    # Plain tuples, not the copy's dict-like rows: they go to COPY (or executemany) as is.
+    rows_of = source.cursor.connection.cursor()
+    rows_of.row_factory = None
+    rows_of.execute(f"SELECT * FROM {table}")
+    columns = [d[0] for d in rows_of.description]
     if target.postgres:
         # COPY streams the rows in one statement: far fewer round trips than INSERTs.
         with target.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            while rows := source.cursor.fetchmany(chunk):
+            while rows := rows_of.fetchmany(chunk):
                 for row in rows:
-                    copy.write_row(tuple(row))
+                    copy.write_row(row)
         return
     insert = (f"INSERT INTO {table} ({', '.join(columns)}) "
               f"VALUES ({', '.join('?' * len(columns))})")
-    while rows := source.cursor.fetchmany(chunk):
-        target.many(insert, [tuple(row) for row in rows])
+    while rows := rows_of.fetchmany(chunk):
+        target.many(insert, rows)
 
 
 @contextmanager
@@ -77,38 +113,34 @@ def rebuild(read_model: ReadModel, batches: Iterable[Sequence[Entry]]) -> Applie
 
     views = read_model._counts()
     held: list[Held] = []
-    scratch = sqlite3.connect(":memory:")
-    scratch.row_factory = sqlite3.Row
-    # The scratch copy has no read-only index: a million rows would only maintain them.
-    for statement in read_model._all_ddl():
-        if not any(f" {index} " in statement for index in audit.READ_INDEXES):
-            scratch.execute(statement)
-    memory = Sql(scratch.cursor(), postgres=False)
-    with read_model.reading() as sql:
-        rows = sql.all("SELECT * FROM s_quarantine")
-    if rows:
-        columns = list(rows[0])
-        memory.many(f"INSERT INTO s_quarantine ({', '.join(columns)}) VALUES "
-                    f"({', '.join('?' * len(columns))})",
-                    [tuple(row[c] for c in columns) for row in rows])
-    scratch.commit()
-    last = None
-    for batch in batches:
-        outcome = read_model.isolating(lambda: _savepoint(memory), batch, track=False)
-        for name, count in outcome.views.items():
-            views[name] += count
-        held += outcome.failed
-        last = batch[-1].position if batch else last
-    # Rows of events after the rebuild's end are the catch-up's to make again.
-    memory.run("DELETE FROM s_quarantine WHERE position > ?", last or 0)
-    try:
+    with scratch_copy() as scratch:
+        # The scratch copy has no read-only index: a million rows would only maintain them.
+        for statement in read_model._all_ddl():
+            if not any(f" {index} " in statement for index in audit.READ_INDEXES):
+                scratch.execute(statement)
+        memory = Sql(scratch.cursor(), postgres=False)
+        with read_model.reading() as sql:
+            rows = sql.all("SELECT * FROM s_quarantine")
+        if rows:
+            columns = list(rows[0])
+            memory.many(f"INSERT INTO s_quarantine ({', '.join(columns)}) VALUES "
+                        f"({', '.join('?' * len(columns))})",
+                        [tuple(row[c] for c in columns) for row in rows])
+        scratch.commit()
+        last = None
+        for batch in batches:
+            outcome = read_model.isolating(lambda: _savepoint(memory), batch, track=False)
+            for name, count in outcome.views.items():
+                views[name] += count
+            held += outcome.failed
+            last = batch[-1].position if batch else last
+        # Rows of events after the rebuild's end are the catch-up's to make again.
+        memory.run("DELETE FROM s_quarantine WHERE position > ?", last or 0)
         if read_model.postgres:
             _swap_postgres(read_model, memory, read_model._rebuilt_tables(),
                            read_model.rebuilt_ddl(), last)
         else:
             _swap_sqlite(read_model, memory, read_model._rebuilt_tables(), last)
-    finally:
-        scratch.close()
     return Applied(views, held)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,10 @@ from projections.recorded import (
 __all__ = ["BATCH_SIZE", "EventSource", "Recorded", "Retried", "ViewRunner", "read_events"]
 
 log = logging.getLogger(__name__)
+
+# A rebuild's page of the log: one select, one savepoint of the scratch copy (an event that
+# fails sends its page back one event at a time, so a page this size costs little then).
+REBUILD_BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -146,9 +151,13 @@ class ViewRunner:
                         self.read_model.partition, waiting)
 
     def _batches(self, progress: Callable[[int], None] | None = None) -> Iterator[list[Read]]:
-        position = 0
-        while batch := read_events(self.source, after=position):
-            yield batch
-            if progress is not None:
-                progress(len(batch))
-            position = batch[-1].position
+        """The whole log in pages of REBUILD_BATCH, the next page read (a round trip and the
+        server's scan) in a thread while the caller applies the current one."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-read") as reader:
+            pending = reader.submit(read_events, self.source, after=0, limit=REBUILD_BATCH)
+            while batch := pending.result():
+                pending = reader.submit(read_events, self.source, after=batch[-1].position,
+                                        limit=REBUILD_BATCH)
+                yield batch
+                if progress is not None:
+                    progress(len(batch))

@@ -18,7 +18,9 @@
   log (`caught_up`), so the answer, and the caller's next read, see the command (and what
   the policies did in reaction). Skipped when the process knows the views took the
   command's events in its insert and no policy reacts to them (`caught_up_after`).
-  Policies' own commands skip it: they run inside it;
+  Policies' own commands skip it: they run inside it. `run` also says whether the
+  catch-up was skipped (`Done.as_saved`): then the handler's answer, as it saved it, is
+  the state the command left, and a route answers from it without loading it again;
 - errors: domain errors (`aggregates.errors`) pass through unchanged; the HTTP layer maps
   them to problem+json, the CLI to a line and an exit code.
 
@@ -31,7 +33,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from aggregates.base import Actor
 from service.commands import own_writes
@@ -42,24 +45,44 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Done(Generic[R]):
+    """A command's outcome: the handler's answer, and whether it stands as saved."""
+
+    answer: R
+    # True when nothing ran after the command's save: its events were in the views from
+    # its insert on and no policy reacts to them (the catch-up was skipped), so an
+    # aggregate the handler answers, as it saved it, is the state the command left. False
+    # when a catch-up ran (a policy may have changed it since) or nothing was recorded.
+    as_saved: bool
+
+
 def execute(ledger: Services, command: Command[R], *, actor: Actor,
             wait: Callable[[int], None] = backoff) -> R:
     """Runs `command`'s handler as `actor` and answers what the handler answers."""
+    return run(ledger, command, actor=actor, wait=wait).answer
+
+
+def run(ledger: Services, command: Command[R], *, actor: Actor,
+        wait: Callable[[int], None] = backoff) -> Done[R]:
+    """`execute`, telling also whether the answer stands as the handler saved it."""
     if command.outside_effect:
         answer: R = handler_for(command)(ledger, command, actor, ledger.clock.now())
     else:
         answer = with_retries(lambda _lost: attempt(ledger, command, actor=actor),
                               wait=wait)
-    if command.catches_up:
-        recorded = 0 if command.outside_effect else own_writes.LAST_RECORDED.get()
-        try:
-            caught_up_after(ledger, recorded)
-        except Exception:
-            # The command committed: its answer stands. The views and policies catch up
-            # on the next pass (or were kept current in the insert, with inline views).
-            log.exception("%s was recorded, but catching up after it failed",
-                          type(command).__name__)
-    return answer
+    if not command.catches_up:
+        return Done(answer, as_saved=False)
+    recorded = 0 if command.outside_effect else own_writes.LAST_RECORDED.get()
+    try:
+        skipped = not caught_up_after(ledger, recorded)
+    except Exception:
+        # The command committed: its answer stands. The views and policies catch up
+        # on the next pass (or were kept current in the insert, with inline views).
+        log.exception("%s was recorded, but catching up after it failed",
+                      type(command).__name__)
+        skipped = False
+    return Done(answer, as_saved=skipped)
 
 
 def attempt(ledger: Services, command: Command[R], *, actor: Actor) -> R:
@@ -71,12 +94,13 @@ def attempt(ledger: Services, command: Command[R], *, actor: Actor) -> R:
     return answer
 
 
-def caught_up_after(ledger: Services, recorded: int) -> None:
+def caught_up_after(ledger: Services, recorded: int) -> bool:
     """The catch-up after a command that recorded up to log position `recorded` (0:
     unknown), skipped when the service knows the views hold it and no policy is due to
     react to it (service/runtime/processing.py `settled`): the views took the command's
-    events in its own insert, right after what was settled before."""
+    events in its own insert, right after what was settled before. True when it ran."""
     settled = getattr(ledger, "settled", None)  # a service without it always catches up
     if recorded and settled is not None and settled(recorded):
-        return
+        return False
     ledger.caught_up()
+    return True

@@ -27,13 +27,14 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import LRUCache
 from eventsourcing.persistence import IntegrityError
+
+from service.commands.aggregate_copies import copy_aggregate
 
 # (aggregate id, version) → whether any event of it newer than that version is stored.
 NewerExists = Callable[[UUID, int], bool]
@@ -117,7 +118,7 @@ class OwnWrites:
             copy = self._copies.get(aggregate_id)
         except KeyError:
             return None
-        aggregate = deepcopy(copy)
+        aggregate = copy_aggregate(copy)
         current.loaded[(self, aggregate_id)] = aggregate.version
         return aggregate
 
@@ -141,7 +142,7 @@ class OwnWrites:
             if current is not None:
                 current.confirmed.add((self, aggregate.id))
             if self._copies is not None:
-                self._copies.put(aggregate.id, deepcopy(aggregate))
+                self._copies.put(aggregate.id, copy_aggregate(aggregate))
 
     def failed(self, aggregate_ids: Iterable[UUID]) -> None:
         """After a save that did not commit: forget these aggregates' copies, so the

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import OperationalError
 
+from service.api.routes import lines as line_routes
 from service.commands.application import LedgerApplication
 from service.commands.committed import CURRENT
 from service.runtime.bootstrap import Ledger
@@ -33,6 +34,13 @@ def _fails_after_commit(real: Callable[..., Any]) -> Callable[..., Any]:
     return read_back
 
 
+def _read_back_fails_after_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The line's answer fails once the command has committed: loaded again (after a
+    catch-up that ran the policies) or written from the line the command saved."""
+    monkeypatch.setattr(LedgerApplication, "line", _fails_after_commit(LedgerApplication.line))
+    monkeypatch.setattr(line_routes, "line_json", _fails_after_commit(line_routes.line_json))
+
+
 def test_a_catch_up_that_fails_after_the_commit_still_answers_the_command(
         portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
     def fails(_: Ledger) -> None:
@@ -49,7 +57,7 @@ def test_a_catch_up_that_fails_after_the_commit_still_answers_the_command(
 def test_a_read_back_that_fails_after_the_commit_answers_202_with_where_to_read_it(
         portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
     headers = {**portal.as_("admin"), "Idempotency-Key": "line-after-commit"}
-    monkeypatch.setattr(LedgerApplication, "line", _fails_after_commit(LedgerApplication.line))
+    _read_back_fails_after_commit(monkeypatch)
     answer = portal.client.post(portal.url("/lines"), headers=headers,
                                 json={"phone_number": "+14155550102"})
     monkeypatch.undo()
@@ -74,7 +82,7 @@ def test_a_command_on_a_resource_that_fails_after_the_commit_points_at_the_resou
     line = portal.ok("POST", "/lines", json={"phone_number": "+14155550103"})
     sub = portal.ok("POST", "/sub-accounts", json={"name": "Main"})
 
-    monkeypatch.setattr(LedgerApplication, "line", _fails_after_commit(LedgerApplication.line))
+    _read_back_fails_after_commit(monkeypatch)
     assigned = portal.post(f"/lines/{line['id']}/assign", json={"sub_account_id": sub["id"]})
     monkeypatch.undo()
     assert assigned.status_code == 202, assigned.text

@@ -13,7 +13,8 @@ from aggregates.base import Actor
 from aggregates.errors import InvalidTransition
 from aggregates.line import Line
 from service.commands import own_writes
-from service.commands.lines import PauseSending, ResumeSending
+from service.commands.execute import run
+from service.commands.lines import FlagLine, PauseSending, ResumeSending
 from service.commands.own_writes import StaleCopy
 from service.runtime.bootstrap import Ledger
 from tests.conftest import start_ledger
@@ -89,3 +90,21 @@ def test_a_copy_read_but_not_saved_is_confirmed_before_the_save_commits(
     assert _events(first) == before
     with own_writes.attempt():  # the stale copy was dropped: this load asks the database
         assert first.app.load(Line, line).sending == "enabled"
+
+
+def test_an_answer_stands_as_saved_only_when_nothing_ran_after_the_save(
+        two: tuple[Ledger, Ledger, UUID, UUID]) -> None:
+    first, _, pid, line = two
+    first.caught_up()
+
+    paused = run(first, PauseSending(partner_id=pid, line_id=line), actor=OPS)
+    # The views took the pause in its insert and no policy reacts to it: the line the
+    # handler saved is the line, as a fresh load finds it.
+    assert paused.as_saved
+    assert vars(paused.answer) == vars(first.app.line(pid, line))
+
+    first.execute(ResumeSending(partner_id=pid, line_id=line), actor=OPS)
+    flagged = run(first, FlagLine(partner_id=pid, line_id=line, reason="spam"), actor=OPS)
+    # A policy reacts to a flag (it pauses sending): the saved line is not the answer.
+    assert not flagged.as_saved
+    assert (flagged.answer.sending, first.app.line(pid, line).sending) == ("enabled", "paused")

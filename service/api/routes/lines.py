@@ -8,16 +8,18 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from aggregates.errors import NotFound
+from aggregates.line import Line as LineAggregate
 from projections import audit
 from projections import lines as view
 from service.api.answers import AvailableLine, Line, LinesOverview, Page, answering
 from service.api.auth import Context, partner_access
+from service.api.command_answers import as_left
 from service.api.operations_answers import AuditEvent
 from service.api.paging import AsOf, PageDep
 from service.api.representations import line_json
 from service.api.request_routes import RequestingResource, add_request_routes
 from service.api.schemas import Flag, LineAssign, LineProvision
-from service.commands import execute
+from service.commands.execute import Done, run
 from service.commands.lines import (
     ApproveLineDelete,
     ApproveLineMove,
@@ -42,26 +44,26 @@ Status = Literal["available", "active", "flagged", "move_requested", "delete_req
                  "deleted"]
 
 
-def _answer(ctx: Context, line_id: UUID) -> dict[str, Any]:
-    # Loaded again after the command: `execute` caught up, so the policies (auto-pause on
-    # flag) have run and the answer shows their effect too.
-    return line_json(ctx.ledger.app.line(ctx.partner_id, line_id))
+def _answer(ctx: Context, line_id: UUID, done: Done[Any]) -> dict[str, Any]:
+    # The line the command saved, or, when the catch-up ran the policies (auto-pause on
+    # flag), loaded again so that the answer shows their effect too.
+    return line_json(as_left(done, LineAggregate, line_id,
+                             lambda: ctx.ledger.app.line(ctx.partner_id, line_id)))
 
 
 def _run(ctx: Context, command: LineCommand) -> dict[str, Any]:
-    execute(ctx.ledger, command, actor=ctx.actor)
-    return _answer(ctx, command.line_id)
+    return _answer(ctx, command.line_id, run(ctx.ledger, command, actor=ctx.actor))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, **answering(Line))
 def provision(body: LineProvision | None = None,
               ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
     body = body or LineProvision()
-    line = execute(ctx.ledger, ProvisionLine(partner_id=ctx.partner_id,
-                                             phone_number=body.phone_number,
-                                             sub_account_id=body.sub_account_id),
-                   actor=ctx.actor)
-    return _answer(ctx, line.id)
+    done = run(ctx.ledger, ProvisionLine(partner_id=ctx.partner_id,
+                                         phone_number=body.phone_number,
+                                         sub_account_id=body.sub_account_id),
+               actor=ctx.actor)
+    return _answer(ctx, done.answer.id, done)
 
 
 @router.get("", **answering(Page[Line]))

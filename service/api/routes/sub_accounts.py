@@ -8,14 +8,16 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from aggregates.errors import NotFound
+from aggregates.sub_account import SubAccount as SubAccountAggregate
 from projections import sub_accounts as view
 from service.api.answers import CampaignStarted, Page, SubAccount, answering
 from service.api.auth import Context, partner_access
+from service.api.command_answers import as_left
 from service.api.paging import AsOf, PageDep
 from service.api.representations import sub_account_json
 from service.api.request_routes import RequestingResource, add_request_routes
 from service.api.schemas import CampaignStart, MergeRequest, SubAccountCreate
-from service.commands import execute
+from service.commands.execute import Done, run
 from service.commands.sub_accounts import (
     ApproveMerge,
     ApproveSubAccountDelete,
@@ -36,20 +38,22 @@ router = APIRouter(prefix="/v1/partners/{pid}/sub-accounts", tags=["sub-accounts
 Status = Literal["active", "merge_requested", "delete_requested", "merged", "deleted"]
 
 
-def _answer(ctx: Context, sub_account_id: UUID) -> dict[str, Any]:
-    return sub_account_json(ctx.ledger.app.sub_account(ctx.partner_id, sub_account_id))
+def _answer(ctx: Context, sub_account_id: UUID, done: Done[Any]) -> dict[str, Any]:
+    # The sub-account the command saved, or loaded again when the catch-up ran policies.
+    return sub_account_json(as_left(
+        done, SubAccountAggregate, sub_account_id,
+        lambda: ctx.ledger.app.sub_account(ctx.partner_id, sub_account_id)))
 
 
 def _run(ctx: Context, command: SubAccountCommand) -> dict[str, Any]:
-    execute(ctx.ledger, command, actor=ctx.actor)
-    return _answer(ctx, command.sub_account_id)
+    return _answer(ctx, command.sub_account_id, run(ctx.ledger, command, actor=ctx.actor))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, **answering(SubAccount))
 def create(body: SubAccountCreate, ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    sub = execute(ctx.ledger, CreateSubAccount(partner_id=ctx.partner_id, name=body.name),
-                  actor=ctx.actor)
-    return _answer(ctx, sub.id)
+    done = run(ctx.ledger, CreateSubAccount(partner_id=ctx.partner_id, name=body.name),
+               actor=ctx.actor)
+    return _answer(ctx, done.answer.id, done)
 
 
 @router.get("", **answering(Page[SubAccount]))
@@ -82,10 +86,11 @@ def rename(sid: UUID, body: SubAccountCreate,
              **answering(CampaignStarted))
 def start_campaign(sid: UUID, body: CampaignStart,
                    ctx: Context = partner_access("lines.write")) -> dict[str, Any]:
-    _, campaign_id = execute(ctx.ledger, StartCampaign(partner_id=ctx.partner_id,
-                                                       sub_account_id=sid, name=body.name),
-                             actor=ctx.actor)
-    return {"campaign_id": str(campaign_id), "sub_account": _answer(ctx, sid)}
+    done = run(ctx.ledger, StartCampaign(partner_id=ctx.partner_id, sub_account_id=sid,
+                                         name=body.name), actor=ctx.actor)
+    sub, campaign_id = done.answer
+    return {"campaign_id": str(campaign_id),
+            "sub_account": _answer(ctx, sid, Done(sub, as_saved=done.as_saved))}
 
 
 @router.post("/{sid}/campaigns/{cid}/end", **answering(SubAccount))
