@@ -70,8 +70,10 @@ def scratch_copy() -> Iterator[sqlite3.Connection]:
         os.unlink(path)
 
 
-def _copy_table(source: Sql, target: Sql, table: str, *, chunk: int = 5000) -> None:
+def _copy_table(source: Sql, target: Sql, table: str) -> None:
     # Plain tuples, not the copy's dict-like rows: they go to COPY (or executemany) as is.
+    # Row by row from the cursor, never a batch held: the as-of checkpoints are up to a
+    # megabyte a row, and 5,000 of them at once took 120 MB at a million events.
     rows_of = source.cursor.connection.cursor()
     rows_of.row_factory = None
     rows_of.execute(f"SELECT * FROM {table}")
@@ -79,14 +81,12 @@ def _copy_table(source: Sql, target: Sql, table: str, *, chunk: int = 5000) -> N
     if target.postgres:
         # COPY streams the rows in one statement: far fewer round trips than INSERTs.
         with target.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            while rows := rows_of.fetchmany(chunk):
-                for row in rows:
-                    copy.write_row(row)
+            for row in rows_of:
+                copy.write_row(row)
         return
     insert = (f"INSERT INTO {table} ({', '.join(columns)}) "
               f"VALUES ({', '.join('?' * len(columns))})")
-    while rows := rows_of.fetchmany(chunk):
-        target.many(insert, rows)
+    target.cursor.executemany(insert, rows_of)  # the scratch cursor, read as it goes
 
 
 @contextmanager
